@@ -1,0 +1,144 @@
+/**
+ * @module backend/types
+ * The storage seam. Handlers in s3/ call a `Backend`; implementations are the disk store
+ * (backend/filesystem.ts), a real S3 upstream (backend/s3-upstream.ts), and the encrypting
+ * decorator (backend/encrypted.ts) that wraps either. These are our own small types, so only
+ * s3-upstream.ts imports the AWS SDK.
+ *
+ * Contract for every implementation:
+ * - Failures are `S3Error`s (s3/errors.ts) with the code S3 would use (NoSuchBucket, NoSuchKey, …).
+ * - ETags are returned quoted, exactly as they go on the wire.
+ * - `putObject` stores nothing unless the whole body arrived: if iterating `body` throws, or yields
+ *   a byte count other than `contentLength`, nothing becomes visible and the promise rejects with
+ *   the body's own error (so a signature or checksum failure reaches the client unchanged).
+ * - `getObject` returns before streaming; the caller consumes `body` once or calls `body.return()`
+ *   (breaking out of `for await`) to release the upstream connection.
+ */
+import type { ByteSource } from '../platform/types.js'
+
+/** Standard content headers that S3 stores with an object and returns on GET/HEAD. */
+export interface ContentHeaders {
+  contentType?: string
+  cacheControl?: string
+  contentDisposition?: string
+  contentEncoding?: string
+  contentLanguage?: string
+  expires?: string
+}
+
+export interface ObjectMetadata {
+  headers: ContentHeaders
+  /** `x-amz-meta-*` values keyed by the lowercase name without the prefix. */
+  user: Record<string, string>
+}
+
+export interface BucketInfo {
+  name: string
+  creationDate: Date
+}
+
+/** Preconditions from If-* headers. ETags are as the client sent them (quoted or not, or `*`). */
+export interface Conditions {
+  ifMatch?: string
+  ifNoneMatch?: string
+  ifModifiedSince?: Date
+  ifUnmodifiedSince?: Date
+}
+
+/** A parsed, not yet resolved Range header: `bytes=start-[end]` or `bytes=-suffix`. */
+export type RangeSpec = { start: number; end?: number } | { suffix: number }
+
+/** A resolved inclusive byte range within an object of known size. */
+export interface ByteRange {
+  start: number
+  end: number
+}
+
+export interface ObjectInfo {
+  key: string
+  size: number
+  /** Quoted. */
+  etag: string
+  lastModified: Date
+  metadata: ObjectMetadata
+}
+
+export interface GetObjectInput {
+  bucket: string
+  key: string
+  range?: RangeSpec
+  conditions?: Conditions
+}
+
+export interface GetObjectOutput extends ObjectInfo {
+  body: ByteSource
+  /** Present when a range was requested and satisfiable: the bytes `body` yields. */
+  range?: ByteRange
+}
+
+export interface PutObjectInput {
+  bucket: string
+  key: string
+  body: ByteSource
+  contentLength: number
+  metadata: ObjectMetadata
+  /** Conditional write: `ifNoneMatch: '*'` (create only) and/or `ifMatch: '"etag"'`. */
+  conditions?: Pick<Conditions, 'ifMatch' | 'ifNoneMatch'>
+}
+
+export interface PutObjectOutput {
+  etag: string
+}
+
+export interface ListObjectsInput {
+  bucket: string
+  prefix?: string
+  delimiter?: string
+  maxKeys: number
+  /** ListObjects (v1) marker: resume after this key. */
+  marker?: string
+  /** ListObjectsV2 start-after: resume after this key (ignored when a continuationToken is given). */
+  startAfter?: string
+  /** ListObjectsV2 token from a previous output's `nextContinuationToken`; opaque to the caller. */
+  continuationToken?: string
+}
+
+export interface ListedObject {
+  key: string
+  size: number
+  etag: string
+  lastModified: Date
+}
+
+export interface ListObjectsOutput {
+  objects: ListedObject[]
+  commonPrefixes: string[]
+  isTruncated: boolean
+  /** v1: the last key or common prefix returned, when truncated. */
+  nextMarker?: string
+  /** v2: opaque token for the next page, when truncated. */
+  nextContinuationToken?: string
+}
+
+export interface DeleteObjectsOutput {
+  deleted: string[]
+  errors: { key: string; code: string; message: string }[]
+}
+
+export interface Backend {
+  listBuckets(): Promise<BucketInfo[]>
+  createBucket(bucket: string): Promise<void>
+  deleteBucket(bucket: string): Promise<void>
+  /** Resolves when the bucket exists; NoSuchBucket otherwise. */
+  headBucket(bucket: string): Promise<void>
+  /** Location constraint ('' for us-east-1, as S3 answers). */
+  getBucketLocation(bucket: string): Promise<string>
+
+  listObjects(input: ListObjectsInput): Promise<ListObjectsOutput>
+  headObject(bucket: string, key: string, conditions?: Conditions): Promise<ObjectInfo>
+  getObject(input: GetObjectInput): Promise<GetObjectOutput>
+  putObject(input: PutObjectInput): Promise<PutObjectOutput>
+  /** Succeeds when the key does not exist, as S3 does. */
+  deleteObject(bucket: string, key: string): Promise<void>
+  deleteObjects(bucket: string, keys: string[]): Promise<DeleteObjectsOutput>
+}
