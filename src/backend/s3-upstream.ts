@@ -1,0 +1,681 @@
+/**
+ * @module backend/s3-upstream
+ * A `Backend` on a real S3-compatible store (AWS S3, Ceph RGW, MinIO, …) through @aws-sdk/client-s3.
+ * This is the only module that imports the SDK, and `toS3Error` below is the only place SDK errors
+ * become `S3Error`s. Those errors never carry the upstream's message, endpoint, credentials or a
+ * stack in their message, fields or headers (clients must learn nothing about the upstream). Their
+ * `cause` is a plain summary for the server's own logs (status, code, request id, the upstream's
+ * message), not the SDK error itself, which holds the signed request and its socket.
+ *
+ * Choices worth knowing:
+ * - Checksums are computed/validated only when an operation requires them: the bodies we send are
+ *   streams of known length (ciphertext, usually), and RGW answers 411 to the SDK's default
+ *   aws-chunked streaming-checksum form.
+ * - `putObject` holds back the chunk that completes `contentLength` until the source has finished
+ *   cleanly, so a source that throws at its very end (a signature or checksum verified after the last
+ *   byte) still leaves the upstream short of bytes; the request is then aborted and the upstream
+ *   discards it. Streaming PUTs are never retried by the SDK (the body cannot be replayed).
+ * - Read preconditions are evaluated with s3/conditions.ts on the very response that carries the
+ *   object, so the result follows S3's rules even where the upstream deviates (RGW 16 ignores
+ *   `If-None-Match: *` on GET, answers 412 to `If-Match: *` and to ETag lists, and sends no ETag with
+ *   304). Single entity tags and dates are still passed upstream so a failing GET does not start
+ *   streaming the body.
+ */
+import { readFileSync } from 'node:fs'
+import { Agent as HttpAgent } from 'node:http'
+import { Agent as HttpsAgent } from 'node:https'
+import { Readable } from 'node:stream'
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetBucketLocationCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type BucketLocationConstraint,
+  type GetObjectCommandOutput,
+  type HeadObjectCommandOutput,
+} from '@aws-sdk/client-s3'
+import type { ByteSource } from '../platform/types.js'
+import { checkReadConditions, checkWriteConditions, normalizeEtag } from '../s3/conditions.js'
+import { S3Error, isS3Error, isS3ErrorCode, type S3ErrorCode } from '../s3/errors.js'
+import { invalidRange } from '../s3/range.js'
+import type {
+  Backend,
+  BucketInfo,
+  ByteRange,
+  Conditions,
+  ContentHeaders,
+  DeleteObjectsOutput,
+  GetObjectInput,
+  GetObjectOutput,
+  ListObjectsInput,
+  ListObjectsOutput,
+  ListedObject,
+  ObjectInfo,
+  ObjectMetadata,
+  PutObjectInput,
+  PutObjectOutput,
+  RangeSpec,
+} from './types.js'
+
+export interface S3UpstreamOptions {
+  /** e.g. `https://s3.eu-central-1.amazonaws.com`, `http://127.0.0.1:7480`; absent: the SDK's AWS endpoint. */
+  endpoint?: string
+  region: string
+  /** Defaults to true when `endpoint` is given (private stores rarely have bucket DNS names), else false. */
+  forcePathStyle?: boolean
+  /** Absent: the SDK's default chain (AWS_* environment variables, shared config, instance roles, …). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+  /** PEM text, or the path of a PEM file: the CAs trusted for an https endpoint (replaces Node's defaults). */
+  caBundle?: string
+  /** Concurrent connections to the upstream (per protocol); default 64. */
+  maxSockets?: number
+  /** Give up connecting after this long; default 10 s. */
+  connectionTimeoutMs?: number
+  /** Fail a request whose socket is idle this long (request or response); default 120 s. */
+  socketTimeoutMs?: number
+}
+
+/** S3's DeleteObjects limit. */
+const DELETE_BATCH = 1000
+
+/** The 503 for an upstream we cannot reach; deliberately says nothing about which or where it is. */
+const UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable. Please try again.'
+
+/** Upstream error codes that mean the same to our clients as to us, so they pass through by code. */
+const PASS_THROUGH = new Set<S3ErrorCode>([
+  'AccessDenied',
+  'BucketAlreadyExists',
+  'BucketAlreadyOwnedByYou',
+  'BucketNotEmpty',
+  'EntityTooLarge',
+  'EntityTooSmall',
+  'InternalError',
+  'InvalidArgument',
+  'InvalidBucketName',
+  'InvalidPart',
+  'InvalidPartOrder',
+  'InvalidRange',
+  'InvalidRequest',
+  'KeyTooLongError',
+  'MetadataTooLarge',
+  'MethodNotAllowed',
+  'NoSuchBucket',
+  'NoSuchKey',
+  'NoSuchUpload',
+  'NotImplemented',
+  'NotModified',
+  'PreconditionFailed',
+  'RequestTimeout',
+  'ServiceUnavailable',
+  'SlowDown',
+])
+
+/**
+ * Error codes of a failed connection (no HTTP answer): the upstream is down, unreachable, too slow,
+ * or not speaking HTTP/TLS as configured. Anything else without an HTTP status is our own bug.
+ */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EPROTO',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+])
+
+/** 400 codes that blame how we signed or framed our request: our fault, not the client's. */
+const OUR_FAULT_400 = /Token|Digest|SHA256|Authorization|MalformedXML|ContentLength|IncompleteBody|Security/
+
+interface SdkErrorShape {
+  name?: unknown
+  code?: unknown
+  Code?: unknown
+  message?: unknown
+  $metadata?: { httpStatusCode?: number; requestId?: string }
+  $response?: { statusCode?: number }
+}
+
+/** What a 404 without an error code (a HEAD has no body) refers to. */
+type Subject = 'bucket' | 'object'
+
+function isNetworkFailure(err: SdkErrorShape): boolean {
+  const code = typeof err.code === 'string' ? err.code : ''
+  const name = typeof err.name === 'string' ? err.name : ''
+  return (
+    NETWORK_CODES.has(code) ||
+    code.startsWith('HPE_') || // the peer does not speak HTTP
+    /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code) || // TLS trust problems
+    name === 'TimeoutError' ||
+    name === 'AbortError'
+  )
+}
+
+/**
+ * The one mapping from an SDK (or Node socket) error to an S3Error. Only the code is taken from the
+ * upstream, and only for codes in PASS_THROUGH; the message is always our default for that code.
+ * Upstream authentication failures (wrong keys, skewed clock) become AccessDenied like any 403, so a
+ * client is never told its own signature is wrong when ours was.
+ */
+function toS3Error(err: unknown, subject: Subject): S3Error {
+  if (isS3Error(err)) return err
+  const e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as SdkErrorShape
+  const status = e.$metadata?.httpStatusCode ?? e.$response?.statusCode
+  const name = typeof e.Code === 'string' ? e.Code : typeof e.name === 'string' ? e.name : ''
+  const cause = upstreamCause(e, status, name)
+  if (status === undefined) {
+    if (isNetworkFailure(e)) return new S3Error('ServiceUnavailable', UNAVAILABLE_MESSAGE, { cause })
+    return new S3Error('InternalError', undefined, { cause })
+  }
+  return new S3Error(passThrough(name) ?? codeForStatus(status, name, subject), undefined, { cause })
+}
+
+/** Our code for an upstream error code that means the same to our clients. */
+function passThrough(code: string | undefined): S3ErrorCode | undefined {
+  return code !== undefined && isS3ErrorCode(code) && PASS_THROUGH.has(code) ? code : undefined
+}
+
+/** For operators' logs only: what the upstream said, without the SDK's request, response and socket. */
+function upstreamCause(e: SdkErrorShape, status: number | undefined, name: string): Error {
+  const code = typeof e.code === 'string' ? ` ${e.code}` : ''
+  const requestId = e.$metadata?.requestId ? ` request-id ${e.$metadata.requestId}` : ''
+  const message = typeof e.message === 'string' ? e.message : ''
+  const cause = new Error(`upstream ${status ?? 'no response'} ${name}${code}${requestId}: ${message}`)
+  cause.name = 'UpstreamError'
+  return cause
+}
+
+function codeForStatus(status: number, name: string, subject: Subject): S3ErrorCode {
+  switch (status) {
+    case 304:
+      return 'NotModified'
+    case 400:
+      return OUR_FAULT_400.test(name) ? 'InternalError' : 'InvalidRequest'
+    case 403:
+      return 'AccessDenied'
+    case 404:
+      return subject === 'bucket' ? 'NoSuchBucket' : 'NoSuchKey'
+    case 405:
+      return 'MethodNotAllowed'
+    case 412:
+      return 'PreconditionFailed'
+    case 413:
+      return 'EntityTooLarge'
+    case 416:
+      return 'InvalidRange'
+    case 429:
+      return 'SlowDown'
+    case 501:
+      return 'NotImplemented'
+    case 502:
+    case 503:
+    case 504:
+      return 'ServiceUnavailable'
+    default:
+      return 'InternalError'
+  }
+}
+
+function statusOf(err: unknown): number | undefined {
+  const e = err as SdkErrorShape | undefined
+  return e?.$metadata?.httpStatusCode ?? e?.$response?.statusCode
+}
+
+/** ETags go out quoted; RGW quotes them on HEAD/GET/LIST/PUT but not in copy results. */
+function quoteEtag(etag: string | undefined): string {
+  if (!etag) return '""'
+  return etag.startsWith('"') || etag.startsWith('W/"') ? etag : `"${etag}"`
+}
+
+/** An If-Match/If-None-Match value the upstream can be trusted with: one tag, sent quoted and strong. */
+function singleTag(value: string | undefined): string | undefined {
+  if (value === undefined || value.includes(',')) return undefined
+  const tag = normalizeEtag(value)
+  return tag === '*' || tag === '' ? undefined : `"${tag}"`
+}
+
+function upstreamConditions(c: Conditions | undefined) {
+  return {
+    IfMatch: singleTag(c?.ifMatch),
+    IfNoneMatch: singleTag(c?.ifNoneMatch),
+    IfModifiedSince: c?.ifModifiedSince,
+    IfUnmodifiedSince: c?.ifUnmodifiedSince,
+  }
+}
+
+function rangeHeader(spec: RangeSpec): string {
+  if ('suffix' in spec) return `bytes=-${spec.suffix}`
+  return spec.end === undefined ? `bytes=${spec.start}-` : `bytes=${spec.start}-${spec.end}`
+}
+
+const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+)$/
+
+function contentHeadersOf(out: HeadObjectCommandOutput | GetObjectCommandOutput): ContentHeaders {
+  const headers: ContentHeaders = {}
+  if (out.ContentType !== undefined) headers.contentType = out.ContentType
+  if (out.CacheControl !== undefined) headers.cacheControl = out.CacheControl
+  if (out.ContentDisposition !== undefined) headers.contentDisposition = out.ContentDisposition
+  if (out.ContentEncoding !== undefined) headers.contentEncoding = out.ContentEncoding
+  if (out.ContentLanguage !== undefined) headers.contentLanguage = out.ContentLanguage
+  // ExpiresString is the header as sent; Expires is the SDK's parse of it (absent when unparseable)
+  const expires = out.ExpiresString ?? out.Expires?.toUTCString()
+  if (expires !== undefined) headers.expires = expires
+  return headers
+}
+
+function metadataOf(out: HeadObjectCommandOutput | GetObjectCommandOutput): ObjectMetadata {
+  const user: Record<string, string> = {}
+  for (const [name, value] of Object.entries(out.Metadata ?? {})) user[name.toLowerCase()] = value
+  return { headers: contentHeadersOf(out), user }
+}
+
+function infoOf(key: string, out: HeadObjectCommandOutput): ObjectInfo {
+  return {
+    key,
+    size: out.ContentLength ?? 0,
+    etag: quoteEtag(out.ETag),
+    lastModified: out.LastModified ?? new Date(0),
+    metadata: metadataOf(out),
+  }
+}
+
+function incompleteBody(): S3Error {
+  return new S3Error('IncompleteBody')
+}
+
+/**
+ * Passes `source` on, failing unless it yields exactly `length` bytes. The chunk that completes the
+ * length is held back until the source has ended without error: the upstream commits an object once
+ * it has Content-Length bytes, so it must not get the last one before we know the body is good.
+ */
+async function* exactly(source: ByteSource, length: number): AsyncGenerator<Uint8Array> {
+  let seen = 0
+  let last: Uint8Array | undefined
+  for await (const chunk of source) {
+    if (chunk.byteLength === 0) continue
+    seen += chunk.byteLength
+    if (seen > length) throw incompleteBody()
+    if (seen === length) last = chunk
+    else yield chunk
+  }
+  if (seen !== length) throw incompleteBody()
+  if (last) yield last
+}
+
+/**
+ * The SDK's response stream as a ByteSource. `return()` (breaking out of `for await`, even before the
+ * first chunk) destroys the stream and so its socket, which is then not reused; a transport error or
+ * socket timeout mid-body surfaces as a mapped S3Error (503).
+ */
+function responseBody(stream: Readable): ByteSource {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+      const inner = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>
+      return {
+        async next() {
+          try {
+            return await inner.next()
+          } catch (err) {
+            stream.destroy()
+            throw toS3Error(err, 'object')
+          }
+        },
+        async return() {
+          stream.destroy()
+          return { done: true, value: undefined }
+        },
+      }
+    },
+  }
+}
+
+function loadCa(caBundle: string): string {
+  return caBundle.includes('-----BEGIN') ? caBundle : readFileSync(caBundle, 'utf8')
+}
+
+const silentLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} }
+
+export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
+  const agentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 64, scheduling: 'lifo' as const }
+  const client = new S3Client({
+    region: opts.region,
+    endpoint: opts.endpoint,
+    forcePathStyle: opts.forcePathStyle ?? opts.endpoint !== undefined,
+    credentials: opts.credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    // One retry for idempotent calls (a stale keep-alive socket, a 503); bodies are never replayed.
+    maxAttempts: 2,
+    // We write the body at once anyway (our own agent); the header would only add a round trip.
+    expectContinueHeader: false,
+    // Directory-bucket names (…--x-s3) would otherwise make the SDK call CreateSession first.
+    disableS3ExpressSessionAuth: true,
+    // Failures reach the caller as errors; the SDK's console warnings would only bypass our logger.
+    logger: silentLogger,
+    requestHandler: {
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent: new HttpsAgent({ ...agentOptions, ...(opts.caBundle ? { ca: loadCa(opts.caBundle) } : {}) }),
+      connectionTimeout: opts.connectionTimeoutMs ?? 10_000,
+      socketTimeout: opts.socketTimeoutMs ?? 120_000,
+    },
+  })
+
+  async function send<T>(subject: Subject, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run()
+    } catch (err) {
+      throw toS3Error(err, subject)
+    }
+  }
+
+  /** HEAD without conditions; undefined when the key does not exist. */
+  async function currentObject(bucket: string, key: string): Promise<ObjectInfo | undefined> {
+    try {
+      return infoOf(key, await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))
+    } catch (err) {
+      const mapped = toS3Error(err, 'object')
+      if (mapped.code === 'NoSuchKey') return undefined
+      throw mapped
+    }
+  }
+
+  async function headObject(bucket: string, key: string, conditions?: Conditions): Promise<ObjectInfo> {
+    // Evaluated here rather than upstream: one request, S3's precedence rules, and the ETag and
+    // Last-Modified a 304 must carry (RGW's 304 has neither).
+    const out = await send('object', () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))
+    const info = infoOf(key, out)
+    checkReadConditions(conditions, info.etag, info.lastModified)
+    return info
+  }
+
+  /**
+   * Rethrows a failed GET as our error. For 304/412/416 the answer is re-decided by our own rules on a
+   * fresh HEAD, which also supplies what the error must carry (ETag and Last-Modified for 304, the
+   * size for 416; RGW's 304 and 416 have neither); 'retry-unconditionally' when the conditions hold.
+   */
+  async function explainRefusal(input: GetObjectInput, err: unknown): Promise<'retry-unconditionally'> {
+    const status = statusOf(err)
+    if (status !== 304 && status !== 412 && status !== 416) throw toS3Error(err, 'object')
+    const info = await currentObject(input.bucket, input.key)
+    if (!info) throw new S3Error('NoSuchKey')
+    checkReadConditions(input.conditions, info.etag, info.lastModified)
+    if (status === 416) throw invalidRange(info.size)
+    // The conditions hold now: the object changed in between, or the upstream judged differently.
+    return 'retry-unconditionally'
+  }
+
+  async function fetchObject(input: GetObjectInput, passConditions: boolean): Promise<GetObjectOutput> {
+    const { bucket, key, range, conditions } = input
+    let out: GetObjectCommandOutput
+    try {
+      out = await client.send(
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Range: range ? rangeHeader(range) : undefined,
+          ...(passConditions ? upstreamConditions(conditions) : {}),
+        })
+      )
+    } catch (err) {
+      const verdict = await explainRefusal(input, err)
+      if (verdict === 'retry-unconditionally' && passConditions) return fetchObject(input, false)
+      throw toS3Error(err, 'object')
+    }
+    const stream = out.Body
+    if (!(stream instanceof Readable)) {
+      throw new S3Error('InternalError', undefined, { cause: new Error('GetObject body is not a Node stream') })
+    }
+    try {
+      const etag = quoteEtag(out.ETag)
+      const lastModified = out.LastModified ?? new Date(0)
+      checkReadConditions(conditions, etag, lastModified)
+      let size = out.ContentLength ?? 0
+      let resolved: ByteRange | undefined
+      if (range) {
+        const match = CONTENT_RANGE.exec(out.ContentRange ?? '')
+        if (match) {
+          resolved = { start: Number(match[1]), end: Number(match[2]) }
+          size = Number(match[3])
+        } else if (size === 0) {
+          throw invalidRange(0)
+        } else {
+          // The upstream sent the whole object for a satisfiable range: say so truthfully.
+          resolved = { start: 0, end: size - 1 }
+        }
+      }
+      return {
+        key,
+        size,
+        etag,
+        lastModified,
+        metadata: metadataOf(out),
+        body: responseBody(stream),
+        ...(resolved ? { range: resolved } : {}),
+      }
+    } catch (err) {
+      stream.destroy()
+      throw err
+    }
+  }
+
+  return {
+    async listBuckets(): Promise<BucketInfo[]> {
+      const buckets: BucketInfo[] = []
+      let token: string | undefined
+      do {
+        const page = new ListBucketsCommand({ ContinuationToken: token })
+        const out = await send('bucket', () => client.send(page))
+        for (const b of out.Buckets ?? []) {
+          if (b.Name !== undefined) buckets.push({ name: b.Name, creationDate: b.CreationDate ?? new Date(0) })
+        }
+        token = out.ContinuationToken || undefined
+      } while (token)
+      return buckets
+    },
+
+    async createBucket(bucket) {
+      // us-east-1 is the one region S3 wants no LocationConstraint for
+      const configuration =
+        opts.region === 'us-east-1'
+          ? undefined
+          : { LocationConstraint: opts.region as BucketLocationConstraint }
+      await send('bucket', () =>
+        client.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: configuration }))
+      )
+    },
+
+    async deleteBucket(bucket) {
+      await send('bucket', () => client.send(new DeleteBucketCommand({ Bucket: bucket })))
+    },
+
+    async headBucket(bucket) {
+      await send('bucket', () => client.send(new HeadBucketCommand({ Bucket: bucket })))
+    },
+
+    async getBucketLocation(bucket) {
+      const out = await send('bucket', () => client.send(new GetBucketLocationCommand({ Bucket: bucket })))
+      // S3 answers an empty constraint for us-east-1; other stores answer what they call their region
+      // (RGW: its zonegroup name, e.g. "default"), which is passed on as is.
+      return out.LocationConstraint ?? ''
+    },
+
+    async listObjects(input: ListObjectsInput): Promise<ListObjectsOutput> {
+      // S3 answers max-keys=0 with an empty, untruncated page; no need to ask.
+      if (input.maxKeys <= 0) return { objects: [], commonPrefixes: [], isTruncated: false }
+      // Keys are requested raw (no EncodingType): RGW's url-encoded listings echo some fields encoded
+      // and others not, and the SDK's XML parser already returns control characters intact.
+      const common = {
+        Bucket: input.bucket,
+        Prefix: input.prefix || undefined,
+        Delimiter: input.delimiter || undefined,
+        MaxKeys: input.maxKeys,
+      }
+      if (input.marker !== undefined) {
+        const out = await send('bucket', () =>
+          client.send(new ListObjectsCommand({ ...common, Marker: input.marker || undefined }))
+        )
+        const objects = objectsOf(out.Contents)
+        const commonPrefixes = prefixesOf(out.CommonPrefixes)
+        const isTruncated = out.IsTruncated ?? false
+        const result: ListObjectsOutput = { objects, commonPrefixes, isTruncated }
+        if (isTruncated) {
+          // S3 sends NextMarker only with a delimiter; otherwise the next page starts after the last key.
+          const nextMarker = out.NextMarker || lastInOrder(objects.at(-1)?.key, commonPrefixes.at(-1))
+          if (nextMarker !== undefined) result.nextMarker = nextMarker
+        }
+        return result
+      }
+
+      const out = await send('bucket', () =>
+        client.send(
+          new ListObjectsV2Command({
+            ...common,
+            ContinuationToken: input.continuationToken,
+            StartAfter: input.continuationToken === undefined ? input.startAfter || undefined : undefined,
+          })
+        )
+      )
+      const result: ListObjectsOutput = {
+        objects: objectsOf(out.Contents),
+        commonPrefixes: prefixesOf(out.CommonPrefixes),
+        isTruncated: out.IsTruncated ?? false,
+      }
+      if (result.isTruncated && out.NextContinuationToken) {
+        result.nextContinuationToken = out.NextContinuationToken
+      }
+      return result
+    },
+
+    headObject,
+
+    async getObject(input: GetObjectInput): Promise<GetObjectOutput> {
+      if (input.range && 'suffix' in input.range && input.range.suffix === 0) {
+        // S3 answers 416 to bytes=-0; RGW sends the whole object instead.
+        const info = await headObject(input.bucket, input.key, input.conditions)
+        throw invalidRange(info.size)
+      }
+      return fetchObject(input, true)
+    },
+
+    async putObject(input: PutObjectInput): Promise<PutObjectOutput> {
+      const { bucket, key, metadata, conditions } = input
+      if (conditions && (conditions.ifMatch !== undefined || conditions.ifNoneMatch !== undefined)) {
+        // Checked here as well as sent upstream: stores differ (some ignore conditional PUTs; RGW 16 honours
+        // `If-None-Match: *` and an unquoted If-Match but answers 412 where S3 says NoSuchKey). The HEAD is
+        // not atomic with the PUT: where the upstream ignores the headers, a write landing in between
+        // goes unnoticed.
+        checkWriteConditions(conditions, await currentObject(bucket, key))
+      }
+      let bodyError: { error: unknown } | undefined
+      const abort = new AbortController()
+      const stream = Readable.from(exactly(input.body, input.contentLength), { objectMode: false })
+      // pipe() leaves the request open when its source fails; aborting closes the connection
+      // mid-body, so the upstream drops the partial object.
+      stream.on('error', (error) => {
+        bodyError ??= { error }
+        abort.abort()
+      })
+      const command = new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: stream,
+        ContentLength: input.contentLength,
+        ContentType: metadata.headers.contentType,
+        CacheControl: metadata.headers.cacheControl,
+        ContentDisposition: metadata.headers.contentDisposition,
+        ContentEncoding: metadata.headers.contentEncoding,
+        ContentLanguage: metadata.headers.contentLanguage,
+        Metadata: metadata.user,
+        // Unquoted on purpose: RGW (and DigitalOcean Spaces, RGW-based) compare a PUT's If-Match with the
+        // bare ETag and refuse the quoted form; AWS accepts both. If-None-Match on PUT is only ever `*`.
+        IfMatch: singleTag(conditions?.ifMatch)?.slice(1, -1),
+        IfNoneMatch: conditions?.ifNoneMatch?.trim() === '*' ? '*' : undefined,
+      })
+      const expires = metadata.headers.expires
+      if (expires !== undefined) {
+        // The SDK only takes a Date for Expires; send the stored string byte for byte instead.
+        command.middlewareStack.add(
+          (next) => async (args) => {
+            const request = args.request as { headers?: Record<string, string> }
+            if (request.headers) request.headers['expires'] = expires
+            return next(args)
+          },
+          { step: 'build', name: 's3veilRawExpires' }
+        )
+      }
+      try {
+        const out = await client.send(command, { abortSignal: abort.signal })
+        return { etag: quoteEtag(out.ETag) }
+      } catch (err) {
+        // The body's own failure wins over the abort (or whatever else) it caused.
+        if (bodyError) throw bodyError.error
+        throw toS3Error(err, 'object')
+      } finally {
+        stream.destroy()
+      }
+    },
+
+    async deleteObject(bucket, key) {
+      await send('object', () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })))
+    },
+
+    async deleteObjects(bucket, keys): Promise<DeleteObjectsOutput> {
+      const result: DeleteObjectsOutput = { deleted: [], errors: [] }
+      for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+        const batch = keys.slice(i, i + DELETE_BATCH)
+        const out = await send('bucket', () =>
+          client.send(
+            new DeleteObjectsCommand({
+              Bucket: bucket,
+              Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: false },
+            })
+          )
+        )
+        for (const d of out.Deleted ?? []) if (d.Key !== undefined) result.deleted.push(d.Key)
+        for (const e of out.Errors ?? []) {
+          if (e.Key === undefined) continue
+          // Per-key errors reach the client too: our code and default message, never the upstream's text.
+          const code = passThrough(e.Code) ?? 'InternalError'
+          result.errors.push({ key: e.Key, code, message: new S3Error(code).message })
+        }
+      }
+      return result
+    },
+  }
+}
+
+type SdkListed = { Key?: string; Size?: number; ETag?: string; LastModified?: Date }
+
+function objectsOf(contents: SdkListed[] = []): ListedObject[] {
+  return contents.flatMap((o) => {
+    if (o.Key === undefined) return []
+    const lastModified = o.LastModified ?? new Date(0)
+    return [{ key: o.Key, size: o.Size ?? 0, etag: quoteEtag(o.ETag), lastModified }]
+  })
+}
+
+function prefixesOf(list: { Prefix?: string }[] = []): string[] {
+  return list.flatMap((p) => (p.Prefix === undefined ? [] : [p.Prefix]))
+}
+
+/** The later of the last key and the last common prefix, in S3's (UTF-8 byte) order. */
+function lastInOrder(key: string | undefined, prefix: string | undefined): string | undefined {
+  if (key === undefined || prefix === undefined) return key ?? prefix
+  return Buffer.compare(Buffer.from(key), Buffer.from(prefix)) >= 0 ? key : prefix
+}
