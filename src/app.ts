@@ -1,0 +1,133 @@
+/**
+ * @module app
+ * Composition of the S3 front end: locate → authenticate → resolve operation → verify body →
+ * handler → response, with every failure rendered once as S3 error XML and one audit record per
+ * request. Runtime-neutral: entries pass in a RuntimeAdapter and a Platform.
+ */
+import { Hono, type Context } from 'hono'
+import type { Principal } from './auth/principal.js'
+import { hasSigV4, verifyPayload, verifyRequest, type SigV4Request } from './auth/sigv4/verify.js'
+import { SECURITY_CODES, type AuditRecord } from './audit.js'
+import type { AppDeps } from './env.js'
+import { S3Error, isS3Error } from './s3/errors.js'
+import type { RequestBody, S3Call } from './s3/handlers/context.js'
+import { validateBucketName } from './s3/names.js'
+import { resolveOperation } from './s3/operations.js'
+import { decodePath, locate, splitTarget } from './s3/request.js'
+import { renderS3Error } from './s3/responses.js'
+import { handlerFor } from './s3/routes.js'
+
+/** Reserved for operations endpoints: no bucket name can start with '-'. */
+export const OPS_PREFIX = '/-/'
+
+function toHex(bytes: Uint8Array): string {
+  let out = ''
+  for (const b of bytes) out += b.toString(16).padStart(2, '0')
+  return out
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono()
+  const now = deps.now ?? (() => new Date())
+
+  app.all('*', async function s3Gateway(c) {
+    const started = performance.now()
+    const requestId = toHex(deps.platform.randomBytes(8)).toUpperCase()
+    const record: AuditRecord = { requestId, method: c.req.method, status: 0, durationMs: 0, client: deps.adapter.clientAddress(c) }
+    let resource: string | undefined
+    let response: Response
+    try {
+      const target = splitTarget(deps.adapter.rawTarget(c))
+      if (target.rawPath.startsWith(OPS_PREFIX)) {
+        response = opsEndpoint(target.rawPath)
+      } else {
+        const { call, resource: res } = await authenticate(c, deps, target, requestId, record, now())
+        resource = res
+        response = await handlerFor(call.operation)(call, { backend: deps.backend, region: deps.region })
+      }
+    } catch (err) {
+      response = errorResponse(err, deps, requestId, c.req.method, resource, record)
+    }
+    response.headers.set('x-amz-request-id', requestId)
+    response.headers.set('x-amz-id-2', requestId)
+    response.headers.set('server', 's3veil')
+    record.status = response.status
+    record.durationMs = Math.round(performance.now() - started)
+    deps.audit.request(record)
+    return response
+  })
+  return app
+}
+
+/** Locates the request, verifies its signature, and builds the handler's call. */
+async function authenticate(
+  c: Context,
+  deps: AppDeps,
+  target: { rawPath: string; rawQuery: string },
+  requestId: string,
+  record: AuditRecord,
+  at: Date
+): Promise<{ call: S3Call; resource: string }> {
+  const headers = c.req.raw.headers
+  const sigReq: SigV4Request = { method: c.req.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers }
+  const query = new URLSearchParams(target.rawQuery)
+  let location = locate(decodePath(target.rawPath), headers.get('host'), deps.virtualHostDomains)
+  Object.assign(record, { bucket: location.bucket, key: location.key })
+  if (!hasSigV4(sigReq)) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.')
+  const verified = await verifyRequest(sigReq, { lookup: deps.credentials, platform: deps.platform, now: at })
+  // The signature decides how an ambiguous path reads ('+' as plus or as space).
+  location = locate(verified.path, headers.get('host'), deps.virtualHostDomains)
+  const principal: Principal = {
+    ...(verified.credential.principal as Principal),
+    method: verified.presigned ? 'sigv4-presigned' : 'sigv4-header',
+  }
+  Object.assign(record, {
+    bucket: location.bucket,
+    key: location.key,
+    authMethod: principal.method,
+    user: principal.user,
+    accessKeyId: principal.accessKeyId,
+  })
+  const resolved = resolveOperation(c.req.method, location.bucket, location.key, query, headers)
+  if ('unsupported' in resolved) throw new S3Error('NotImplemented', `${resolved.unsupported} is not implemented by this gateway.`)
+  if ('methodNotAllowed' in resolved) throw new S3Error('MethodNotAllowed')
+  record.operation = resolved.operation
+  if (location.bucket !== undefined) validateBucketName(location.bucket)
+  const payload = verifyPayload(deps.adapter.body(c), verified, sigReq, deps.platform)
+  const body: RequestBody = { body: payload.body, contentLength: payload.contentLength, checksum: payload.checksum }
+  const call: S3Call = {
+    requestId,
+    operation: resolved.operation,
+    method: c.req.method,
+    bucket: location.bucket,
+    key: location.key,
+    query,
+    headers,
+    body,
+    principal,
+    onResponseError: (err) => {
+      deps.audit.internalError(requestId, err)
+      deps.adapter.abortResponse(c, err)
+    },
+  }
+  const resource = '/' + [location.bucket, location.key].filter((p) => p !== undefined).join('/')
+  return { call, resource }
+}
+
+function errorResponse(err: unknown, deps: AppDeps, requestId: string, method: string, resource: string | undefined, record: AuditRecord): Response {
+  let s3err: S3Error
+  if (isS3Error(err)) {
+    s3err = err
+  } else {
+    deps.audit.internalError(requestId, err)
+    s3err = new S3Error('InternalError')
+  }
+  record.errorCode = s3err.code
+  if (SECURITY_CODES.has(s3err.code)) record.securityEvent = 'auth-failure'
+  return renderS3Error(s3err, { requestId, resource, method })
+}
+
+function opsEndpoint(path: string): Response {
+  if (path === '/-/healthz') return new Response('ok\n', { status: 200, headers: { 'content-type': 'text/plain' } })
+  throw new S3Error('NotImplemented', 'Unknown operations endpoint.')
+}

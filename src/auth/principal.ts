@@ -1,0 +1,13 @@
+/**
+ * @module auth/principal
+ * Who is calling. Authentication schemes produce a Principal; authorization (later: policies)
+ * and the audit log read it. Secrets never live here.
+ */
+export type AuthMethod = 'sigv4-header' | 'sigv4-presigned' | 'basic' | 'anonymous'
+
+export interface Principal {
+  user: string
+  groups: string[]
+  accessKeyId?: string
+  method: AuthMethod
+}

@@ -1,0 +1,169 @@
+/**
+ * @module config
+ * The gateway's configuration: a JSON document, validated here (pure: no file or env access).
+ * Secrets may be given inline, or as `{ "file": path }` / `{ "env": NAME }` references that the
+ * runtime entry resolves, so container secrets never have to sit in the config file.
+ * Errors are plain `Error`s thrown at startup with the path of the offending field.
+ */
+
+export type SecretRef = string | { file: string } | { env: string }
+
+export interface UserConfig {
+  name: string
+  groups: string[]
+  accessKeys: { id: string; secret: SecretRef; disabled: boolean }[]
+}
+
+export type StorageConfig =
+  | { type: 'disk'; dataDir: string }
+  | {
+      type: 's3'
+      endpoint?: string
+      region: string
+      /** Undefined: path style when an endpoint is set (S3-compatible stores), virtual-hosted for AWS. */
+      forcePathStyle?: boolean
+      accessKeyId?: SecretRef
+      secretAccessKey?: SecretRef
+      sessionToken?: SecretRef
+      caBundle?: string
+    }
+
+export interface Config {
+  listen: { host: string; port: number }
+  region: string
+  virtualHostDomains: string[]
+  storage: StorageConfig
+  plaintextBuckets: string[]
+  keyring: { current: string; keys: { id: string; key: SecretRef }[] }
+  users: UserConfig[]
+  logLevel: string
+}
+
+type Json = Record<string, unknown>
+
+class ConfigError extends Error {
+  constructor(path: string, problem: string) {
+    super(`config: ${path}: ${problem}`)
+    this.name = 'ConfigError'
+  }
+}
+
+function obj(value: unknown, path: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(path, 'must be an object')
+  return value as Json
+}
+
+function str(value: unknown, path: string, fallback?: string): string {
+  if (value === undefined && fallback !== undefined) return fallback
+  if (typeof value !== 'string' || value === '') throw new ConfigError(path, 'must be a non-empty string')
+  return value
+}
+
+function bool(value: unknown, path: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw new ConfigError(path, 'must be true or false')
+  return value
+}
+
+function arr(value: unknown, path: string): unknown[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value)) throw new ConfigError(path, 'must be an array')
+  return value
+}
+
+function secret(value: unknown, path: string): SecretRef {
+  if (typeof value === 'string' && value !== '') return value
+  const o = obj(value, path)
+  if (typeof o.file === 'string') return { file: o.file }
+  if (typeof o.env === 'string') return { env: o.env }
+  throw new ConfigError(path, 'must be a string, {"file": path} or {"env": NAME}')
+}
+
+function optionalSecret(value: unknown, path: string): SecretRef | undefined {
+  return value === undefined ? undefined : secret(value, path)
+}
+
+function port(value: unknown, path: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new ConfigError(path, 'must be a port number (0-65535)')
+  }
+  return value
+}
+
+function storage(value: unknown, defaults: { dataDir: string }): StorageConfig {
+  if (value === undefined) return { type: 'disk', dataDir: defaults.dataDir }
+  const s = obj(value, 'storage')
+  if (s.type === 'disk') return { type: 'disk', dataDir: str(s.dataDir, 'storage.dataDir', defaults.dataDir) }
+  if (s.type === 's3') {
+    return {
+      type: 's3',
+      endpoint: s.endpoint === undefined ? undefined : str(s.endpoint, 'storage.endpoint'),
+      region: str(s.region, 'storage.region', 'us-east-1'),
+      forcePathStyle: s.forcePathStyle === undefined ? undefined : bool(s.forcePathStyle, 'storage.forcePathStyle', false),
+      accessKeyId: optionalSecret(s.accessKeyId, 'storage.accessKeyId'),
+      secretAccessKey: optionalSecret(s.secretAccessKey, 'storage.secretAccessKey'),
+      sessionToken: optionalSecret(s.sessionToken, 'storage.sessionToken'),
+      caBundle: s.caBundle === undefined ? undefined : str(s.caBundle, 'storage.caBundle'),
+    }
+  }
+  throw new ConfigError('storage.type', 'must be "disk" or "s3"')
+}
+
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/
+
+function keyring(value: unknown): Config['keyring'] {
+  const k = obj(value, 'keyring')
+  const keys = arr(k.keys, 'keyring.keys').map((entry, i) => {
+    const e = obj(entry, `keyring.keys[${i}]`)
+    const id = str(e.id, `keyring.keys[${i}].id`)
+    if (!KEY_ID.test(id)) throw new ConfigError(`keyring.keys[${i}].id`, 'must match [A-Za-z0-9._-]{1,64}')
+    return { id, key: secret(e.key, `keyring.keys[${i}].key`) }
+  })
+  if (keys.length === 0) throw new ConfigError('keyring.keys', 'needs at least one key')
+  const current = str(k.current, 'keyring.current', keys[0]?.id)
+  if (!keys.some((key) => key.id === current)) throw new ConfigError('keyring.current', `no key with id "${current}"`)
+  if (new Set(keys.map((key) => key.id)).size !== keys.length) throw new ConfigError('keyring.keys', 'ids must be unique')
+  return { current, keys }
+}
+
+function users(value: unknown): UserConfig[] {
+  const seenKeys = new Set<string>()
+  return arr(value, 'users').map((entry, i) => {
+    const u = obj(entry, `users[${i}]`)
+    return {
+      name: str(u.name, `users[${i}].name`),
+      groups: arr(u.groups, `users[${i}].groups`).map((g, j) => str(g, `users[${i}].groups[${j}]`)),
+      accessKeys: arr(u.accessKeys, `users[${i}].accessKeys`).map((keyEntry, j) => {
+        const path = `users[${i}].accessKeys[${j}]`
+        const k = obj(keyEntry, path)
+        const id = str(k.id, `${path}.id`)
+        if (seenKeys.has(id)) throw new ConfigError(`${path}.id`, 'access key ids must be unique')
+        seenKeys.add(id)
+        return { id, secret: secret(k.secret, `${path}.secret`), disabled: bool(k.disabled, `${path}.disabled`, false) }
+      }),
+    }
+  })
+}
+
+/**
+ * Validates a parsed config document. `defaults` are what command-line flags and the environment
+ * supply; flags win over the file for listen address and data directory.
+ */
+export function parseConfig(
+  document: unknown,
+  defaults: { host: string; port: number; dataDir: string; logLevel: string }
+): Config {
+  const d = obj(document, '(top level)')
+  const listen = d.listen === undefined ? {} : obj(d.listen, 'listen')
+  return {
+    listen: { host: str(listen.host, 'listen.host', defaults.host), port: port(listen.port, 'listen.port', defaults.port) },
+    region: str(d.region, 'region', 'us-east-1'),
+    virtualHostDomains: arr(d.virtualHostDomains, 'virtualHostDomains').map((v, i) => str(v, `virtualHostDomains[${i}]`)),
+    storage: storage(d.storage, defaults),
+    plaintextBuckets: arr(d.plaintextBuckets, 'plaintextBuckets').map((v, i) => str(v, `plaintextBuckets[${i}]`)),
+    keyring: keyring(d.keyring),
+    users: users(d.users),
+    logLevel: str(d.logLevel, 'logLevel', defaults.logLevel),
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * @module node
+ * The Node entry: resolves configuration (a config file, or the embedded default with generated
+ * development keys), builds the app's dependencies, and serves it with @hono/node-server.
+ */
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
+import type { ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join, resolve } from 'node:path'
+import { serve, type HttpBindings } from '@hono/node-server'
+import type { Context } from 'hono'
+import pino from 'pino'
+import { createApp } from './app.js'
+import type { AuditLog } from './audit.js'
+import { localCredentials, type LocalUser } from './auth/users.js'
+import { createEncryptedBackend } from './backend/encrypted.js'
+import { createFilesystemBackend } from './backend/filesystem.js'
+import { createS3UpstreamBackend } from './backend/s3-upstream.js'
+import type { Backend } from './backend/types.js'
+import { parseConfig, type Config, type SecretRef } from './config.js'
+import { createKeyring } from './crypto/keyring.js'
+import type { RuntimeAdapter } from './env.js'
+import { nodePlatform } from './platform/node.js'
+
+export interface ServeOptions {
+  host?: string
+  port?: number
+  dataDir?: string
+  configFile?: string
+  logLevel?: string
+}
+
+export interface RunningGateway {
+  url: string
+  close(): Promise<void>
+}
+
+type NodeContext = Context<{ Bindings: HttpBindings }>
+
+const nodeAdapter: RuntimeAdapter = {
+  rawTarget: (c) => (c as NodeContext).env.incoming.url ?? '/',
+  body: (c) => (c as NodeContext).env.incoming,
+  clientAddress: (c) => (c as NodeContext).env.incoming.socket.remoteAddress,
+  abortResponse: (c) => {
+    const outgoing = (c as NodeContext).env.outgoing as ServerResponse
+    outgoing.destroy()
+  },
+}
+
+async function resolveSecret(ref: SecretRef, what: string): Promise<string> {
+  if (typeof ref === 'string') return ref
+  if ('env' in ref) {
+    const value = process.env[ref.env]
+    if (value === undefined || value === '') throw new Error(`${what}: environment variable ${ref.env} is not set`)
+    return value
+  }
+  return (await readFile(ref.file, 'utf8')).trim()
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false
+  )
+}
+
+function randomToken(alphabet: string, length: number): string {
+  const bytes = nodePlatform.randomBytes(length)
+  let out = ''
+  for (const b of bytes) out += alphabet[b % alphabet.length]
+  return out
+}
+
+/**
+ * The embedded default: disk storage in `dataDir`, a development master key and user generated on
+ * first start (files mode 0600) and an AWS shared-credentials file for aws-cli's `--profile s3veil`.
+ */
+async function embeddedDefault(dataDir: string, log: pino.Logger): Promise<unknown> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  const keyFile = join(dataDir, 'dev-master.key')
+  const userFile = join(dataDir, 'dev-user.json')
+  const credentialsFile = join(dataDir, 'aws-credentials')
+  if (!(await fileExists(keyFile))) {
+    await writeFile(keyFile, Buffer.from(nodePlatform.randomBytes(32)).toString('base64') + '\n', { mode: 0o600 })
+  }
+  await chmod(keyFile, 0o600)
+  if (!(await fileExists(userFile))) {
+    const user = {
+      accessKeyId: 'S3VEIL' + randomToken('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 14),
+      secretAccessKey: randomToken('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789', 40),
+    }
+    await writeFile(userFile, JSON.stringify(user, null, 2) + '\n', { mode: 0o600 })
+  }
+  const user = JSON.parse(await readFile(userFile, 'utf8')) as { accessKeyId: string; secretAccessKey: string }
+  await writeFile(
+    credentialsFile,
+    `[s3veil]\naws_access_key_id = ${user.accessKeyId}\naws_secret_access_key = ${user.secretAccessKey}\n`,
+    { mode: 0o600 }
+  )
+  log.warn({ keyFile }, 'DEVELOPMENT MASTER KEY in use: generated on first start and stored next to the data. Do not use for real data.')
+  return {
+    storage: { type: 'disk', dataDir },
+    keyring: { current: 'dev', keys: [{ id: 'dev', key: { file: keyFile } }] },
+    users: [{ name: 'dev', accessKeys: [{ id: user.accessKeyId, secret: user.secretAccessKey }] }],
+    devCredentials: { ...user, credentialsFile },
+  }
+}
+
+async function buildBackend(config: Config): Promise<Backend> {
+  const storage = config.storage
+  let inner: Backend
+  if (storage.type === 'disk') {
+    inner = await createFilesystemBackend({ dataDir: storage.dataDir, region: config.region })
+  } else {
+    const accessKeyId = storage.accessKeyId && (await resolveSecret(storage.accessKeyId, 'storage.accessKeyId'))
+    const secretAccessKey = storage.secretAccessKey && (await resolveSecret(storage.secretAccessKey, 'storage.secretAccessKey'))
+    const sessionToken = storage.sessionToken && (await resolveSecret(storage.sessionToken, 'storage.sessionToken'))
+    inner = createS3UpstreamBackend({
+      endpoint: storage.endpoint,
+      region: storage.region,
+      forcePathStyle: storage.forcePathStyle,
+      // Without both, the SDK's default chain applies (AWS_ACCESS_KEY_ID etc. of this process).
+      credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
+      caBundle: storage.caBundle,
+    })
+  }
+  const keys = await Promise.all(
+    config.keyring.keys.map(async (k) => {
+      const material = Buffer.from(await resolveSecret(k.key, `keyring key ${k.id}`), 'base64')
+      if (material.byteLength !== 32) throw new Error(`keyring key ${k.id}: must be 32 bytes, base64-encoded`)
+      return { id: k.id, material: new Uint8Array(material) }
+    })
+  )
+  const keyring = await createKeyring(nodePlatform, { current: config.keyring.current, keys })
+  return createEncryptedBackend(inner, { platform: nodePlatform, keyring, plaintextBuckets: config.plaintextBuckets })
+}
+
+async function resolveUsers(config: Config): Promise<LocalUser[]> {
+  return Promise.all(
+    config.users.map(async (u) => ({
+      name: u.name,
+      groups: u.groups,
+      accessKeys: await Promise.all(
+        u.accessKeys.map(async (k) => ({ id: k.id, disabled: k.disabled, secret: await resolveSecret(k.secret, `access key ${k.id}`) }))
+      ),
+    }))
+  )
+}
+
+function pinoAudit(log: pino.Logger): AuditLog {
+  return {
+    request: (record) => log.info({ ...record, msg: 'request' }),
+    internalError: (requestId, err) => log.error({ requestId, err }, 'internal error'),
+  }
+}
+
+export async function startGateway(options: ServeOptions = {}): Promise<RunningGateway> {
+  const logLevel = options.logLevel ?? 'info'
+  const log = pino({ level: logLevel, base: { service: 's3veil' } })
+  const defaults = {
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 7070,
+    dataDir: resolve(options.dataDir ?? 's3veil-data'),
+    logLevel,
+  }
+  let document: unknown
+  let devCredentials: { accessKeyId: string; secretAccessKey: string; credentialsFile: string } | undefined
+  if (options.configFile) {
+    document = JSON.parse(await readFile(options.configFile, 'utf8'))
+  } else {
+    const embedded = (await embeddedDefault(defaults.dataDir, log)) as { devCredentials: typeof devCredentials }
+    devCredentials = embedded.devCredentials
+    document = embedded
+  }
+  const config = parseConfig(document, defaults)
+  if (options.host) config.listen.host = options.host
+  if (options.port !== undefined) config.listen.port = options.port
+  log.level = config.logLevel
+
+  const app = createApp({
+    backend: await buildBackend(config),
+    platform: nodePlatform,
+    credentials: localCredentials(await resolveUsers(config)),
+    adapter: nodeAdapter,
+    audit: pinoAudit(log),
+    region: config.region,
+    virtualHostDomains: config.virtualHostDomains,
+  })
+
+  const server = await new Promise<ReturnType<typeof serve>>((resolveServer, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port }, () => resolveServer(s))
+    s.once('error', reject)
+  })
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  const url = `http://${host}:${address.port}`
+  log.info({ url, storage: config.storage.type }, 'listening')
+  if (devCredentials) printDevBanner(url, devCredentials)
+  return {
+    url,
+    close: () => new Promise<void>((done) => server.close(() => done())),
+  }
+}
+
+function printDevBanner(url: string, creds: { accessKeyId: string; secretAccessKey: string; credentialsFile: string }): void {
+  process.stderr.write(
+    [
+      '',
+      's3veil is running on its embedded default (local disk, development keys).',
+      `  endpoint:          ${url}`,
+      `  access key id:     ${creds.accessKeyId}`,
+      `  secret access key: ${creds.secretAccessKey}`,
+      `  credentials file:  ${creds.credentialsFile} (profile "s3veil")`,
+      '',
+      'Try:',
+      `  export AWS_SHARED_CREDENTIALS_FILE=${creds.credentialsFile}`,
+      `  aws --profile s3veil --endpoint-url ${url} s3 mb s3://demo`,
+      `  aws --profile s3veil --endpoint-url ${url} s3 cp README.md s3://demo/`,
+      '',
+    ].join('\n')
+  )
+}
+

@@ -1,0 +1,69 @@
+/**
+ * @module s3/handlers/context
+ * What every S3 handler receives: the located, authenticated request with its verified body.
+ * Handlers are plain async functions (call, deps) → Response, testable without a socket.
+ */
+import type { Principal } from '../../auth/principal.js'
+import type { Backend } from '../../backend/types.js'
+import type { ByteSource } from '../../platform/types.js'
+import { S3Error } from '../errors.js'
+import type { Operation } from '../operations.js'
+
+export interface RequestBody {
+  /** Decoded, verified-as-consumed bytes. */
+  body: ByteSource
+  /** Decoded length (x-amz-decoded-content-length for aws-chunked), when the client declared one. */
+  contentLength: number | undefined
+  /** The verified x-amz-checksum-* to echo, known once the body has been consumed. */
+  checksum: Promise<{ algorithm: string; value: string } | undefined>
+}
+
+export interface S3Call {
+  requestId: string
+  operation: Operation
+  method: string
+  bucket?: string
+  key?: string
+  query: URLSearchParams
+  headers: Headers
+  body: RequestBody
+  principal: Principal
+  /** Called when a response body fails mid-stream, before the stream errors: the runtime aborts the connection. */
+  onResponseError?: (err: unknown) => void
+}
+
+export interface HandlerDeps {
+  backend: Backend
+  region: string
+}
+
+export type Handler = (call: S3Call, deps: HandlerDeps) => Promise<Response>
+
+/** The bucket of a bucket-level call (the router guarantees it is set). */
+export function bucketOf(call: S3Call): string {
+  if (call.bucket === undefined) throw new S3Error('InvalidRequest', 'This operation needs a bucket.')
+  return call.bucket
+}
+
+export function keyOf(call: S3Call): string {
+  if (call.key === undefined) throw new S3Error('InvalidRequest', 'This operation needs an object key.')
+  return call.key
+}
+
+/** Reads a small request body (XML documents) into text, refusing more than `limit` bytes. */
+export async function readSmallBody(body: ByteSource, limit: number): Promise<string> {
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for await (const chunk of body) {
+    total += chunk.byteLength
+    if (total > limit) throw new S3Error('MalformedXML', 'The request body is too large.')
+    chunks.push(chunk)
+  }
+  const all = new Uint8Array(total)
+  let offset = 0
+  for (const c of chunks) {
+    all.set(c, offset)
+    offset += c.byteLength
+  }
+  return new TextDecoder().decode(all)
+}

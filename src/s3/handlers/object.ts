@@ -1,0 +1,170 @@
+/**
+ * @module s3/handlers/object
+ * PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
+ */
+import type { Conditions, ObjectMetadata } from '../../backend/types.js'
+import { S3Error } from '../errors.js'
+import { validateObjectKey } from '../names.js'
+import { contentRangeHeader, parseRangeHeader, resolveRange } from '../range.js'
+import { contentHeadersFromRequest, objectHeaders, xmlResponse } from '../responses.js'
+import { childText, children, parseXml } from '../xml.js'
+import { bucketOf, keyOf, readSmallBody, type Handler, type S3Call } from './context.js'
+import { toReadableStream } from './stream.js'
+
+/** Largest single PUT S3 accepts (5 GiB). */
+export const MAX_PUT_SIZE = 5 * 1024 ** 3
+/** S3 limits user metadata to 2 KB: UTF-8 bytes of every name and value. */
+const MAX_USER_METADATA = 2048
+const MAX_DELETE_KEYS = 1000
+
+export function userMetadataFromRequest(headers: Headers): Record<string, string> {
+  const user: Record<string, string> = {}
+  let size = 0
+  const encoder = new TextEncoder()
+  headers.forEach((value, name) => {
+    if (!name.startsWith('x-amz-meta-')) return
+    const short = name.slice('x-amz-meta-'.length)
+    user[short] = value
+    size += encoder.encode(short).byteLength + encoder.encode(value).byteLength
+  })
+  if (size > MAX_USER_METADATA) {
+    throw new S3Error('MetadataTooLarge', undefined, { fields: { MaxSizeAllowed: MAX_USER_METADATA, Size: size } })
+  }
+  return user
+}
+
+function metadataFromRequest(headers: Headers): ObjectMetadata {
+  return { headers: contentHeadersFromRequest(headers), user: userMetadataFromRequest(headers) }
+}
+
+function rejectUnsupportedHeaders(headers: Headers): void {
+  if (headers.has('x-amz-server-side-encryption-customer-algorithm')) {
+    throw new S3Error('NotImplemented', 'Server-side encryption with customer keys is not supported by this gateway.')
+  }
+}
+
+function httpDate(value: string | null): Date | undefined {
+  if (value === null) return undefined
+  const time = Date.parse(value)
+  return Number.isNaN(time) ? undefined : new Date(time)
+}
+
+function readConditions(headers: Headers): Conditions | undefined {
+  const conditions: Conditions = {
+    ifMatch: headers.get('if-match') ?? undefined,
+    ifNoneMatch: headers.get('if-none-match') ?? undefined,
+    ifModifiedSince: httpDate(headers.get('if-modified-since')),
+    ifUnmodifiedSince: httpDate(headers.get('if-unmodified-since')),
+  }
+  return Object.values(conditions).some((v) => v !== undefined) ? conditions : undefined
+}
+
+function checksumHeaders(checksum: { algorithm: string; value: string } | undefined): Record<string, string> {
+  return checksum ? { [`x-amz-checksum-${checksum.algorithm.toLowerCase()}`]: checksum.value } : {}
+}
+
+export const putObject: Handler = async (call, { backend }) => {
+  const bucket = bucketOf(call)
+  const key = keyOf(call)
+  validateObjectKey(key)
+  rejectUnsupportedHeaders(call.headers)
+  const contentLength = call.body.contentLength
+  if (contentLength === undefined) throw new S3Error('MissingContentLength')
+  if (contentLength > MAX_PUT_SIZE) {
+    throw new S3Error('EntityTooLarge', undefined, { fields: { ProposedSize: contentLength, MaxSizeAllowed: MAX_PUT_SIZE } })
+  }
+  const ifNoneMatch = call.headers.get('if-none-match') ?? undefined
+  const ifMatch = call.headers.get('if-match') ?? undefined
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
+    throw new S3Error('NotImplemented', 'Only If-None-Match: * is supported for writes.')
+  }
+  const result = await backend.putObject({
+    bucket,
+    key,
+    body: call.body.body,
+    contentLength,
+    metadata: metadataFromRequest(call.headers),
+    conditions: ifNoneMatch || ifMatch ? { ifNoneMatch, ifMatch } : undefined,
+  })
+  const checksum = await call.body.checksum
+  return new Response(null, { status: 200, headers: { etag: result.etag, ...checksumHeaders(checksum) } })
+}
+
+function rejectPartNumber(call: S3Call): void {
+  if (call.query.has('partNumber')) throw new S3Error('NotImplemented', 'partNumber reads are not supported yet.')
+}
+
+export const getObject: Handler = async (call, { backend }) => {
+  const bucket = bucketOf(call)
+  const key = keyOf(call)
+  rejectPartNumber(call)
+  const result = await backend.getObject({
+    bucket,
+    key,
+    range: parseRangeHeader(call.headers.get('range')),
+    conditions: readConditions(call.headers),
+  })
+  const headers = objectHeaders(result, call.query)
+  if (result.range) {
+    headers.set('content-range', contentRangeHeader(result.range, result.size))
+    headers.set('content-length', String(result.range.end - result.range.start + 1))
+    return new Response(toReadableStream(result.body, call.onResponseError), { status: 206, headers })
+  }
+  headers.set('content-length', String(result.size))
+  return new Response(toReadableStream(result.body, call.onResponseError), { status: 200, headers })
+}
+
+export const headObject: Handler = async (call, { backend }) => {
+  const bucket = bucketOf(call)
+  const key = keyOf(call)
+  rejectPartNumber(call)
+  const info = await backend.headObject(bucket, key, readConditions(call.headers))
+  const headers = objectHeaders(info, call.query)
+  const range = parseRangeHeader(call.headers.get('range'))
+  if (range) {
+    const resolved = resolveRange(range, info.size)
+    headers.set('content-range', contentRangeHeader(resolved, info.size))
+    headers.set('content-length', String(resolved.end - resolved.start + 1))
+    return new Response(null, { status: 206, headers })
+  }
+  headers.set('content-length', String(info.size))
+  return new Response(null, { status: 200, headers })
+}
+
+export const deleteObject: Handler = async (call, { backend }) => {
+  await backend.deleteObject(bucketOf(call), keyOf(call))
+  return new Response(null, { status: 204 })
+}
+
+/** DeleteObjects must carry an integrity header: Content-MD5 or any x-amz-checksum-* (header or trailer). */
+function hasIntegrityHeader(headers: Headers): boolean {
+  if (headers.has('content-md5') || headers.has('x-amz-trailer')) return true
+  let found = false
+  headers.forEach((_value, name) => {
+    if (name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-type') found = true
+  })
+  return found
+}
+
+export const deleteObjects: Handler = async (call, { backend }) => {
+  const bucket = bucketOf(call)
+  if (!hasIntegrityHeader(call.headers)) {
+    throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 or x-amz-checksum-*')
+  }
+  const doc = await parseXml(await readSmallBody(call.body.body, 2 * 1024 * 1024), 'Delete')
+  const quiet = (childText(doc, 'Quiet') ?? 'false').toLowerCase() === 'true'
+  const objects = children(doc, 'Object')
+  if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw new S3Error('MalformedXML')
+  const keys = objects.map((o) => {
+    const key = childText(o, 'Key')
+    if (key === undefined || key === '') throw new S3Error('MalformedXML')
+    return key
+  })
+  const result = await backend.deleteObjects(bucket, keys)
+  return xmlResponse('DeleteResult', {
+    Deleted: quiet ? [] : result.deleted.map((key) => ({ Key: key })),
+    Error: result.errors.map((e) => ({ Key: e.key, Code: e.code, Message: e.message })),
+  })
+}
