@@ -4,7 +4,7 @@
  * development keys), builds the app's dependencies, and serves it with @hono/node-server.
  */
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { serve, type HttpBindings } from '@hono/node-server'
@@ -21,6 +21,7 @@ import { parseConfig, type Config, type SecretRef } from './config.js'
 import { createKeyring } from './crypto/keyring.js'
 import type { RuntimeAdapter } from './env.js'
 import { nodePlatform } from './platform/node.js'
+import type { ByteSource } from './platform/types.js'
 
 export interface ServeOptions {
   host?: string
@@ -37,9 +38,33 @@ export interface RunningGateway {
 
 type NodeContext = Context<{ Bindings: HttpBindings }>
 
+/**
+ * The request body as bytes, read from Node's own stream. A consumer that stops early (an error
+ * answered before the body was read to its end, e.g. an upstream refusing a PUT mid-upload) releases
+ * it by `return()`: the rest is then read and discarded, as Node does for a body nobody reads. The
+ * default, destroying the request, does not close the connection once the response has finished (the
+ * socket is detached by then), leaving a keep-alive connection with unread bytes and no reader: the
+ * client's next request on it would hang.
+ */
+function requestBody(incoming: IncomingMessage): ByteSource {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+      const iterator = incoming.iterator({ destroyOnReturn: false }) as AsyncIterator<Uint8Array>
+      return {
+        next: () => iterator.next(),
+        async return() {
+          await iterator.return?.()
+          if (!incoming.readableEnded) incoming.resume()
+          return { done: true, value: undefined }
+        },
+      }
+    },
+  }
+}
+
 const nodeAdapter: RuntimeAdapter = {
   rawTarget: (c) => (c as NodeContext).env.incoming.url ?? '/',
-  body: (c) => (c as NodeContext).env.incoming,
+  body: (c) => requestBody((c as NodeContext).env.incoming),
   clientAddress: (c) => (c as NodeContext).env.incoming.socket.remoteAddress,
   abortResponse: (c) => {
     const outgoing = (c as NodeContext).env.outgoing as ServerResponse

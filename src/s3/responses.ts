@@ -4,6 +4,7 @@
  * headers for GET/HEAD, and the listing documents. Pure; handlers build Responses through these.
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
  */
+import { stripAwsChunked } from '../auth/sigv4/payload.js'
 import type { BucketInfo, ContentHeaders, ListedObject, ObjectInfo, ObjectMetadata } from '../backend/types.js'
 import { S3Error } from './errors.js'
 import { renderXml, type XmlNode } from './xml.js'
@@ -56,11 +57,9 @@ export function contentHeadersFromRequest(headers: Headers): ContentHeaders {
     const value = headers.get(name)
     if (value !== null) out[field] = value
   }
-  if (out.contentEncoding !== undefined) {
-    const encodings = out.contentEncoding.split(',').map((e) => e.trim()).filter((e) => e !== '' && e.toLowerCase() !== 'aws-chunked')
-    if (encodings.length === 0) delete out.contentEncoding
-    else out.contentEncoding = encodings.join(',')
-  }
+  const encoding = stripAwsChunked(out.contentEncoding)
+  if (encoding === undefined) delete out.contentEncoding
+  else out.contentEncoding = encoding
   return out
 }
 
