@@ -10,6 +10,9 @@
  *   buckets/<bucket>/objects/<hh>/<hash>  one file per object; hash = hex SHA-256 of the key's
  *                                         UTF-8 bytes, hh = its first two hex digits (all 256
  *                                         shard directories are created with the bucket)
+ *   buckets/<bucket>/uploads/<id>/        one multipart upload (created on first use):
+ *     upload.json                         {"key","uploadId","initiated","metadata"}
+ *     <nnnnn>                             part n (5 digits), in the object file format below
  *
  * Paths never contain key text, so no key ('/', '..', NUL, '%', 1024 bytes, any Unicode) can
  * escape `dataDir` or collide with another; bucket names are validated (s3/names.ts) before they
@@ -30,6 +33,14 @@
  * writes in the same bucket. Safe for one process per `dataDir` only (startup empties tmp/, and
  * the locks are not shared between processes).
  *
+ * Multipart: an upload id is 12 hex digits of the start time (ms) and 32 random hex digits, so ids
+ * are unguessable, sort by start time within a key (as S3 lists them), and are checked against that
+ * pattern before they reach a path. A part is written like an object (temp file, then rename over
+ * any earlier part with that number). Complete streams the listed parts into one temp object file
+ * and renames it into place, then removes the upload directory; until that rename nothing is visible
+ * and the upload stays as it was. An upload lock per upload orders part renames (shared) against
+ * complete and abort (exclusive); locks are always taken bucket → upload → key.
+ *
  * Listing reads the metadata block of every object in the bucket, then sorts and pages in memory
  * (backend/listing.ts): O(objects in bucket) file reads per ListObjects call, whatever the prefix.
  * Fine for the embedded use; a persistent key index would be the next step if buckets grow large.
@@ -41,19 +52,34 @@ import { dirname, join } from 'node:path'
 import type {
   Backend,
   BucketInfo,
+  CompleteMultipartUploadInput,
+  CompleteMultipartUploadOutput,
   Conditions,
+  CopyObjectInput,
+  CopyObjectOutput,
   DeleteObjectsOutput,
   GetObjectInput,
   GetObjectOutput,
   ListedObject,
   ListObjectsInput,
+  ListMultipartUploadsInput,
+  ListMultipartUploadsOutput,
   ListObjectsOutput,
+  ListPartsInput,
+  ListPartsOutput,
+  MultipartUploadInfo,
   ObjectInfo,
   ObjectMetadata,
   PutObjectInput,
   PutObjectOutput,
+  UploadedPart,
+  UploadPartInput,
+  UploadPartOutput,
+  UploadRef,
 } from './types.js'
 import { listPage, sortByKey } from './listing.js'
+import { checkCopySourceSize, checkSourceConditions } from './copy.js'
+import { compareUploads, isValidPartNumber, noSuchUpload, pageParts, pageUploads, resolveCompletedParts } from './multipart.js'
 import { S3Error, isS3Error } from '../s3/errors.js'
 import { checkReadConditions, checkWriteConditions } from '../s3/conditions.js'
 import { resolveRange } from '../s3/range.js'
@@ -78,6 +104,19 @@ const WRITE_BATCH_BYTES = 256 * 1024
 const DELETE_CONCURRENCY = 16
 const LIST_READ_CONCURRENCY = 32
 const OBJECT_FILE = /^[0-9a-f]{64}$/
+/** Start time (12 hex digits of ms) ‖ 128 random bits: see the module comment. */
+const UPLOAD_ID = /^[0-9a-f]{44}$/
+const PART_FILE = /^\d{5}$/
+const UPLOAD_RECORD = 'upload.json'
+
+/** What upload.json holds. */
+interface StoredUpload {
+  key: string
+  uploadId: string
+  /** ISO-8601. */
+  initiated: string
+  metadata: ObjectMetadata
+}
 
 /** Everything stored about an object besides its bytes. */
 interface StoredMeta {
@@ -373,13 +412,16 @@ export async function createFilesystemBackend(options: FilesystemBackendOptions)
     }
   }
 
-  /** Streams the body into a temp file with the metadata block appended; returns its path and etag. */
-  async function writeTemp(input: PutObjectInput): Promise<{ path: string; etag: string }> {
+  /**
+   * Streams the body into a temp file with the metadata block appended; returns its path and etag.
+   * `etag` replaces the MD5 of the content (a completed multipart upload's ETag is not one).
+   */
+  async function writeTemp(input: PutObjectInput, etag?: string): Promise<{ path: string; etag: string; lastModified: Date }> {
     const path = tempPath()
     const handle = await open(path, 'wx')
     let closed = false
     try {
-      const md5 = createHash('md5')
+      const md5 = etag === undefined ? createHash('md5') : undefined
       let received = 0
       // Small chunks are copied into one batch buffer (fewer, larger writes); big ones are written
       // directly. Either way a chunk is fully consumed before the next is pulled, so a producer
@@ -398,7 +440,7 @@ export async function createFilesystemBackend(options: FilesystemBackendOptions)
             fields: { NumberBytesExpected: input.contentLength, NumberBytesProvided: received },
           })
         }
-        md5.update(chunk)
+        md5?.update(chunk)
         if (batched + chunk.byteLength > WRITE_BATCH_BYTES) await flush()
         if (chunk.byteLength >= WRITE_BATCH_BYTES) {
           await writeAll(handle, chunk)
@@ -412,11 +454,10 @@ export async function createFilesystemBackend(options: FilesystemBackendOptions)
           fields: { NumberBytesExpected: input.contentLength, NumberBytesProvided: received },
         })
       }
-      const etag = `"${md5.digest('hex')}"`
       const meta: StoredMeta = {
         key: input.key,
         size: received,
-        etag,
+        etag: etag ?? `"${md5!.digest('hex')}"`,
         lastModified: wholeSeconds(new Date()).toISOString(),
         metadata: { headers: { ...input.metadata.headers }, user: { ...input.metadata.user } },
       }
@@ -430,12 +471,262 @@ export async function createFilesystemBackend(options: FilesystemBackendOptions)
       if (durable) await handle.sync()
       closed = true
       await handle.close()
-      return { path, etag }
+      return { path, etag: meta.etag, lastModified: new Date(meta.lastModified) }
     } catch (err) {
       if (!closed) await handle.close().catch(() => undefined)
       await unlink(path).catch(() => undefined)
       throw err
     }
+  }
+
+  // ---- multipart uploads (layout and locking: see the module comment) ----
+
+  const uploadsDir = (bucket: string) => join(bucketDir(bucket), 'uploads')
+  const uploadDir = (bucket: string, uploadId: string) => join(uploadsDir(bucket), uploadId)
+  const partPath = (bucket: string, uploadId: string, partNumber: number) =>
+    join(uploadDir(bucket, uploadId), String(partNumber).padStart(5, '0'))
+  const uploadLock = (bucket: string, uploadId: string) => `upload\0${bucket}\0${uploadId}`
+
+  function newUploadId(): string {
+    return Date.now().toString(16).padStart(12, '0') + randomBytes(16).toString('hex')
+  }
+
+  async function readUploadRecord(bucket: string, uploadId: string): Promise<StoredUpload | undefined> {
+    if (!UPLOAD_ID.test(uploadId)) return undefined
+    try {
+      return JSON.parse(await readFile(join(uploadDir(bucket, uploadId), UPLOAD_RECORD), 'utf8')) as StoredUpload
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined
+      throw err
+    }
+  }
+
+  /** The upload `ref` names; NoSuchBucket, or NoSuchUpload when unknown or started for another key. */
+  async function requireUpload(ref: UploadRef): Promise<StoredUpload> {
+    validateObjectKey(ref.key)
+    await requireBucket(ref.bucket)
+    const upload = await readUploadRecord(ref.bucket, ref.uploadId)
+    if (!upload || upload.key !== ref.key) throw noSuchUpload(ref.uploadId)
+    return upload
+  }
+
+  /** The parts stored for an upload, by part number, with their stored metadata. */
+  async function readParts(bucket: string, uploadId: string): Promise<(UploadedPart & { path: string })[]> {
+    let names: string[]
+    try {
+      names = (await readdir(uploadDir(bucket, uploadId))).filter((name) => PART_FILE.test(name))
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw noSuchUpload(uploadId)
+      throw err
+    }
+    const parts = await mapLimit(names, LIST_READ_CONCURRENCY, async (name) => {
+      const path = join(uploadDir(bucket, uploadId), name)
+      let handle: FileHandle
+      try {
+        handle = await open(path, 'r')
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') return undefined // the upload went away while we listed
+        throw err
+      }
+      try {
+        const meta = await readMeta(handle)
+        const part = { partNumber: Number(name), etag: meta.etag, size: meta.size, lastModified: new Date(meta.lastModified) }
+        return { ...part, path }
+      } finally {
+        await handle.close()
+      }
+    })
+    return parts.filter((p): p is UploadedPart & { path: string } => p !== undefined).sort((a, b) => a.partNumber - b.partNumber)
+  }
+
+  /** Removes an upload directory: renamed away first, so it disappears at once even if the removal is slow. */
+  async function dropUpload(bucket: string, uploadId: string): Promise<void> {
+    const doomed = tempPath()
+    await rename(uploadDir(bucket, uploadId), doomed)
+    await rm(doomed, { recursive: true, force: true })
+  }
+
+  /** The listed parts' bytes, one after another (each file opened as it is reached). */
+  async function* concatenate(parts: readonly { path: string; size: number }[]): AsyncGenerator<Uint8Array> {
+    for (const part of parts) {
+      const handle = await open(part.path, 'r')
+      const body = part.size === 0 ? undefined : fileBody(handle, 0, part.size - 1)
+      try {
+        if (body) yield* body
+      } finally {
+        if (body) await body.return?.()
+        else await handle.close()
+      }
+    }
+  }
+
+  async function createMultipartUpload(bucket: string, key: string, metadata: ObjectMetadata): Promise<string> {
+    validateBucketName(bucket)
+    validateObjectKey(key)
+    await requireBucket(bucket)
+    const uploadId = newUploadId()
+    const record: StoredUpload = {
+      key,
+      uploadId,
+      initiated: new Date().toISOString(),
+      metadata: { headers: { ...metadata.headers }, user: { ...metadata.user } },
+    }
+    // Staged complete in tmp/ and renamed into place, so an upload is never seen without its record.
+    const staged = tempPath()
+    try {
+      await mkdir(staged)
+      await writeFile(join(staged, UPLOAD_RECORD), JSON.stringify(record), { flag: 'wx' })
+      await locks.run(bucketLock(bucket), 'shared', async () => {
+        if (!(await bucketExists(bucket))) throw noSuchBucket(bucket)
+        // Not recursive: recreating a bucket directory that is being deleted would leave a husk.
+        await mkdir(uploadsDir(bucket)).catch((err: unknown) => {
+          if (errnoCode(err) !== 'EEXIST') throw err
+        })
+        await rename(staged, uploadDir(bucket, uploadId))
+        await fsyncDir(uploadsDir(bucket))
+      })
+    } catch (err) {
+      await rm(staged, { recursive: true, force: true }).catch(() => undefined)
+      throw err
+    }
+    return uploadId
+  }
+
+  async function uploadPart(input: UploadPartInput): Promise<UploadPartOutput> {
+    if (!isValidPartNumber(input.partNumber)) {
+      throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', {
+        fields: { ArgumentName: 'partNumber', ArgumentValue: String(input.partNumber) },
+      })
+    }
+    if (!Number.isSafeInteger(input.contentLength) || input.contentLength < 0) {
+      throw new S3Error('InvalidArgument', 'Content-Length must be a non-negative integer', {
+        fields: { ArgumentName: 'Content-Length', ArgumentValue: String(input.contentLength) },
+      })
+    }
+    await requireUpload(input)
+    const staged = await writeTemp({ ...input, metadata: { headers: {}, user: {} } })
+    try {
+      await locks.run(bucketLock(input.bucket), 'shared', () =>
+        locks.run(uploadLock(input.bucket, input.uploadId), 'shared', async () => {
+          // Completed or aborted while the body streamed in: the part has nowhere to go.
+          const upload = await readUploadRecord(input.bucket, input.uploadId)
+          if (!upload || upload.key !== input.key) throw noSuchUpload(input.uploadId)
+          const target = partPath(input.bucket, input.uploadId, input.partNumber)
+          await rename(staged.path, target)
+          await fsyncDir(dirname(target))
+        })
+      )
+    } catch (err) {
+      await unlink(staged.path).catch(() => undefined)
+      throw err
+    }
+    return { etag: staged.etag }
+  }
+
+  async function completeMultipartUpload(input: CompleteMultipartUploadInput): Promise<CompleteMultipartUploadOutput> {
+    await requireUpload(input)
+    const { bucket, key, uploadId, conditions } = input
+    return locks.run(bucketLock(bucket), 'shared', () =>
+      locks.run(uploadLock(bucket, uploadId), 'exclusive', async () => {
+        const upload = await readUploadRecord(bucket, uploadId)
+        if (!upload || upload.key !== key) throw noSuchUpload(uploadId)
+        const stored = await readParts(bucket, uploadId)
+        const byNumber = new Map(stored.map((part) => [part.partNumber, part]))
+        const chosen = resolveCompletedParts(uploadId, input.parts, (partNumber, etag) => {
+          const part = byNumber.get(partNumber)
+          return part && part.etag === `"${etag}"` ? part : undefined
+        })
+        // Fail a doomed conditional complete before copying any bytes; re-checked before the rename.
+        if (conditions) checkWriteConditions(conditions, await currentEtag(bucket, key))
+        const md5 = createHash('md5')
+        for (const part of chosen) md5.update(Buffer.from(part.etag.slice(1, -1), 'hex'))
+        const etag = `"${md5.digest('hex')}-${chosen.length}"`
+        const size = chosen.reduce((sum, part) => sum + part.size, 0)
+        const staged = await writeTemp(
+          { bucket, key, body: concatenate(chosen), contentLength: size, metadata: upload.metadata },
+          etag
+        )
+        try {
+          await locks.run(keyLock(bucket, key), 'exclusive', async () => {
+            if (conditions) checkWriteConditions(conditions, await currentEtag(bucket, key))
+            const target = objectPath(bucket, key)
+            await rename(staged.path, target)
+            await fsyncDir(dirname(target))
+          })
+        } catch (err) {
+          await unlink(staged.path).catch(() => undefined)
+          throw err
+        }
+        // The object is in place: the upload is over even if removing its directory fails now.
+        await dropUpload(bucket, uploadId).catch(() => undefined)
+        return { etag }
+      })
+    )
+  }
+
+  async function abortMultipartUpload(ref: UploadRef): Promise<void> {
+    await requireUpload(ref)
+    await locks.run(bucketLock(ref.bucket), 'shared', () =>
+      locks.run(uploadLock(ref.bucket, ref.uploadId), 'exclusive', async () => {
+        const upload = await readUploadRecord(ref.bucket, ref.uploadId)
+        if (!upload || upload.key !== ref.key) throw noSuchUpload(ref.uploadId)
+        await dropUpload(ref.bucket, ref.uploadId)
+      })
+    )
+  }
+
+  async function listParts(input: ListPartsInput): Promise<ListPartsOutput> {
+    await requireUpload(input)
+    const parts = (await readParts(input.bucket, input.uploadId)).map(({ path: _path, ...part }) => part)
+    return pageParts(parts, input.maxParts, input.partNumberMarker)
+  }
+
+  async function listMultipartUploads(input: ListMultipartUploadsInput): Promise<ListMultipartUploadsOutput> {
+    await requireBucket(input.bucket)
+    let ids: string[]
+    try {
+      ids = (await readdir(uploadsDir(input.bucket))).filter((name) => UPLOAD_ID.test(name))
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err
+      ids = []
+    }
+    const records = await mapLimit(ids, LIST_READ_CONCURRENCY, (id) => readUploadRecord(input.bucket, id))
+    const uploads: MultipartUploadInfo[] = records
+      .filter((r): r is StoredUpload => r !== undefined)
+      .map((r) => ({ key: r.key, uploadId: r.uploadId, initiated: new Date(r.initiated) }))
+      .sort(compareUploads)
+    return pageUploads(uploads, input)
+  }
+
+  /** Copies the source file's data into a new object file (the store has no cheaper way to share bytes). */
+  async function copyObject(input: CopyObjectInput): Promise<CopyObjectOutput> {
+    validateBucketName(input.bucket)
+    validateObjectKey(input.key)
+    const { handle, info } = await requireObject(input.source.bucket, input.source.key)
+    const body = fileBody(handle, 0, info.size - 1)
+    let staged: { path: string; etag: string; lastModified: Date }
+    try {
+      checkSourceConditions(input.sourceConditions, info.etag, info.lastModified)
+      checkCopySourceSize(info.size)
+      await requireBucket(input.bucket)
+      const metadata = input.metadata ?? info.metadata
+      staged = await writeTemp({ bucket: input.bucket, key: input.key, body, contentLength: info.size, metadata })
+    } finally {
+      await body.return?.()
+    }
+    try {
+      await locks.run(bucketLock(input.bucket), 'shared', () =>
+        locks.run(keyLock(input.bucket, input.key), 'exclusive', async () => {
+          const target = objectPath(input.bucket, input.key)
+          await rename(staged.path, target)
+          await fsyncDir(dirname(target))
+        })
+      )
+    } catch (err) {
+      await unlink(staged.path).catch(() => undefined)
+      throw err
+    }
+    return { etag: staged.etag, lastModified: staged.lastModified }
   }
 
   const backend: Backend = {
@@ -638,6 +929,14 @@ export async function createFilesystemBackend(options: FilesystemBackendOptions)
       }
       return output
     },
+
+    createMultipartUpload,
+    uploadPart,
+    completeMultipartUpload,
+    abortMultipartUpload,
+    listParts,
+    listMultipartUploads,
+    copyObject,
   }
   return backend
 }

@@ -13,6 +13,11 @@
  *   the body's own error (so a signature or checksum failure reaches the client unchanged).
  * - `getObject` returns before streaming; the caller consumes `body` once or calls `body.return()`
  *   (breaking out of `for await`) to release the upstream connection.
+ * - Multipart uploads follow S3: `uploadPart` has putObject's all-or-nothing body rule (a part is
+ *   either wholly stored or not at all) and may replace an earlier part with the same number;
+ *   `completeMultipartUpload` checks the part list (InvalidPartOrder, InvalidPart, EntityTooSmall for a
+ *   non-last part under 5 MiB) before anything becomes visible, and a failed complete leaves the
+ *   upload as it was (retry or abort); an unknown upload, or one started for another key, is NoSuchUpload.
  */
 import type { ByteSource } from '../platform/types.js'
 
@@ -141,4 +146,119 @@ export interface Backend {
   /** Succeeds when the key does not exist, as S3 does. */
   deleteObject(bucket: string, key: string): Promise<void>
   deleteObjects(bucket: string, keys: string[]): Promise<DeleteObjectsOutput>
+
+  /** Starts a multipart upload; `metadata` becomes the completed object's. Returns the upload id. */
+  createMultipartUpload(bucket: string, key: string, metadata: ObjectMetadata): Promise<string>
+  uploadPart(input: UploadPartInput): Promise<UploadPartOutput>
+  completeMultipartUpload(input: CompleteMultipartUploadInput): Promise<CompleteMultipartUploadOutput>
+  /** NoSuchUpload when the upload does not exist (also when it was already aborted or completed). */
+  abortMultipartUpload(input: UploadRef): Promise<void>
+  listParts(input: ListPartsInput): Promise<ListPartsOutput>
+  listMultipartUploads(input: ListMultipartUploadsInput): Promise<ListMultipartUploadsOutput>
+  /**
+   * Copies an object's bytes within the store (no re-upload through the caller). The source's
+   * conditions fail with PreconditionFailed (never NotModified, as S3 answers x-amz-copy-source-if-*).
+   */
+  copyObject(input: CopyObjectInput): Promise<CopyObjectOutput>
+}
+
+export interface CopyObjectInput {
+  source: { bucket: string; key: string }
+  bucket: string
+  key: string
+  /** The copy's metadata (x-amz-metadata-directive REPLACE); absent: the source's (COPY). */
+  metadata?: ObjectMetadata
+  /** x-amz-copy-source-if-*, evaluated against the source. */
+  sourceConditions?: Conditions
+}
+
+export interface CopyObjectOutput {
+  /** Quoted. */
+  etag: string
+  lastModified: Date
+}
+
+/** Names one multipart upload: S3 ties an upload id to its bucket and key. */
+export interface UploadRef {
+  bucket: string
+  key: string
+  uploadId: string
+}
+
+export interface UploadPartInput extends UploadRef {
+  /** 1..10000. */
+  partNumber: number
+  body: ByteSource
+  contentLength: number
+}
+
+export interface UploadPartOutput {
+  /** Quoted. */
+  etag: string
+}
+
+export interface CompletedPart {
+  partNumber: number
+  /** As the client sent it (quoted or not). */
+  etag: string
+}
+
+export interface CompleteMultipartUploadInput extends UploadRef {
+  /** The client's list, in the client's order (checking the order is the backend's job). */
+  parts: CompletedPart[]
+  /** Conditional write of the completed object, as for putObject. */
+  conditions?: Pick<Conditions, 'ifMatch' | 'ifNoneMatch'>
+}
+
+export interface CompleteMultipartUploadOutput {
+  /** Quoted; `"<hex>-<part count>"` for a plain S3 store. */
+  etag: string
+}
+
+export interface ListPartsInput extends UploadRef {
+  /** 1..1000. */
+  maxParts: number
+  /** Resume after this part number (0: from the start). */
+  partNumberMarker?: number
+}
+
+export interface UploadedPart {
+  partNumber: number
+  /** Quoted. */
+  etag: string
+  size: number
+  lastModified: Date
+}
+
+export interface ListPartsOutput {
+  parts: UploadedPart[]
+  isTruncated: boolean
+  /** The last part number of this page, when truncated. */
+  nextPartNumberMarker?: number
+}
+
+export interface ListMultipartUploadsInput {
+  bucket: string
+  prefix?: string
+  delimiter?: string
+  keyMarker?: string
+  /** Only with keyMarker: resume after this upload of keyMarker's key. */
+  uploadIdMarker?: string
+  /** 1..1000. */
+  maxUploads: number
+}
+
+export interface MultipartUploadInfo {
+  key: string
+  uploadId: string
+  initiated: Date
+}
+
+export interface ListMultipartUploadsOutput {
+  uploads: MultipartUploadInfo[]
+  commonPrefixes: string[]
+  isTruncated: boolean
+  /** When truncated: where the next page starts (key, and upload id within that key). */
+  nextKeyMarker?: string
+  nextUploadIdMarker?: string
 }

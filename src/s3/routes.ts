@@ -8,6 +8,15 @@ import type { Handler } from './handlers/context.js'
 import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './handlers/bucket.js'
 import { listObjectsV1, listObjectsV2 } from './handlers/list.js'
 import { deleteObject, deleteObjects, getObject, headObject, putObject } from './handlers/object.js'
+import {
+  abortMultipartUpload,
+  completeMultipartUpload,
+  createMultipartUpload,
+  listMultipartUploads,
+  listParts,
+  uploadPart,
+} from './handlers/multipart.js'
+import { copyObject, uploadPartCopy } from './handlers/copy.js'
 
 const HANDLERS: Partial<Record<Operation, Handler>> = {
   ListBuckets: listBuckets,
@@ -22,6 +31,14 @@ const HANDLERS: Partial<Record<Operation, Handler>> = {
   HeadObject: headObject,
   DeleteObject: deleteObject,
   DeleteObjects: deleteObjects,
+  CreateMultipartUpload: createMultipartUpload,
+  UploadPart: uploadPart,
+  CompleteMultipartUpload: completeMultipartUpload,
+  AbortMultipartUpload: abortMultipartUpload,
+  ListParts: listParts,
+  ListMultipartUploads: listMultipartUploads,
+  CopyObject: copyObject,
+  UploadPartCopy: uploadPartCopy,
 }
 
 export function handlerFor(operation: Operation): Handler {
