@@ -6,6 +6,7 @@
  */
 import { Hono, type Context } from 'hono'
 import type { Principal } from './auth/principal.js'
+import { toHex } from './auth/sigv4/bytes.js'
 import { hasSigV4, verifyPayload, verifyRequest, type SigV4Request } from './auth/sigv4/verify.js'
 import { SECURITY_CODES, type AuditRecord } from './audit.js'
 import type { AppDeps } from './env.js'
@@ -19,12 +20,6 @@ import { handlerFor } from './s3/routes.js'
 
 /** Reserved for operations endpoints: no bucket name can start with '-'. */
 export const OPS_PREFIX = '/-/'
-
-function toHex(bytes: Uint8Array): string {
-  let out = ''
-  for (const b of bytes) out += b.toString(16).padStart(2, '0')
-  return out
-}
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { concatBytes, fromBase64, fromHex, isSha256Hex, signedBytes, toBase64, toHex } from './bytes.js'
+import { fromBase64, fromHex, isSha256Hex, signedBytes, toBase64, toHex } from './bytes.js'
 
 describe('hex', () => {
   it('round-trips all byte values, lowercase out, either case in', () => {
@@ -58,10 +58,4 @@ describe('signedBytes', () => {
   it('encodes chars above U+00FF as UTF-8', () => {
     expect(Buffer.from(signedBytes('x☃'))).toEqual(Buffer.from('x☃', 'utf8'))
   })
-})
-
-it('concatBytes joins pieces', () => {
-  expect(concatBytes([Uint8Array.of(1), new Uint8Array(0), Uint8Array.of(2, 3)])).toEqual(
-    Uint8Array.of(1, 2, 3)
-  )
 })

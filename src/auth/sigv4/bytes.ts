@@ -77,16 +77,3 @@ export function signedBytes(text: string): Uint8Array {
   }
   return Uint8Array.from(out)
 }
-
-/** Concatenates byte arrays (used only for short framing buffers, never for object data). */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0
-  for (const part of parts) length += part.byteLength
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
-}
