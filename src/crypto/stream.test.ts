@@ -172,7 +172,8 @@ describe('ranges of a single-PUT object', () => {
       break
     }
     expect(source.returned).toBe(true)
-    expect(source.pulled).toBeLessThan(2 * STORED_SEGMENT_SIZE)
+    // The first piece is released once the second has verified (the last one waits for the trailer).
+    expect(source.pulled).toBeLessThan(3 * STORED_SEGMENT_SIZE)
   })
 
   it('tampered or short sources fail, never yield wrong or short plaintext', async () => {
@@ -242,11 +243,19 @@ describe('whole-object tampering', () => {
     await failsWith(flip(stored, 2 * (S + 28) + 100 + 27), 'segment') // tag of the last segment
   })
 
-  it('plaintext before a bad segment may have been yielded, but the generator throws', async () => {
+  it('plaintext before a bad segment may have been yielded, but the generator throws and keeps the last verified piece back', async () => {
     const stored = flip(await storedP, 2 * (S + 28) + 40)
     const result = await drain(decryptObject(platform, env, size, stored.byteLength, chunked(stored)))
-    expect(result.bytes).toBe(2 * S)
+    // Segments 0 and 1 verified, but segment 1 is still held back when segment 2 fails.
+    expect(result.bytes).toBe(S)
     expect(result.error).toBeInstanceOf(IntegrityError)
+  })
+
+  it('a tampered trailer is found before the consumer holds the whole plaintext', async () => {
+    const stored = flip(await storedP, (await storedP).byteLength - 20)
+    const result = await drain(decryptObject(platform, env, size, stored.byteLength, chunked(stored)))
+    expect(result.error).toBeInstanceOf(IntegrityError)
+    expect(result.bytes).toBeLessThan(size)
   })
 
   it('a flipped byte in the manifest, padding or footer', async () => {

@@ -264,7 +264,8 @@ export function decryptSinglePartRange(
 /**
  * Decrypts a whole stored object, verifying every segment, the last-of-part flags, the trailer
  * (footer, zero padding, manifest) and that nothing follows it. Plaintext is yielded segment by segment
- * as each verifies; if anything later fails, the generator throws instead of finishing.
+ * as each verifies, except the last piece, which waits for the trailer; if anything fails, the
+ * generator throws instead of finishing, and the consumer never holds the complete plaintext.
  * @param parts the part layout; needed for multipart objects (from decodeTrailer, one suffix read),
  *   defaults to a single part 1 for single-PUT objects. The manifest must list exactly these parts.
  * @throws IntegrityError when anything does not verify or the sizes disagree
@@ -291,10 +292,16 @@ export async function* decryptObject(
   }
 
   const reader = new ByteReader(source)
+  // The final piece is held back until the trailer has verified: a consumer must never receive the
+  // whole plaintext of an object whose manifest or footer turns out to be tampered with.
+  let held: Uint8Array | undefined
   try {
     if (plainSize > 0) {
       const whole = { start: 0, end: plainSize - 1 }
-      yield* openSpans(platform, env, segmentSpans(placeParts(layout), whole), reader, whole, false)
+      for await (const piece of openSpans(platform, env, segmentSpans(placeParts(layout), whole), reader, whole, false)) {
+        if (held) yield held
+        held = piece
+      }
     }
     const trailer = await reader.read(trailerLength)
     if (trailer.byteLength < trailerLength) throw new IntegrityError('truncated', 'trailer is incomplete')
@@ -314,4 +321,5 @@ export async function* decryptObject(
   } finally {
     await reader.close()
   }
+  if (held) yield held
 }
