@@ -169,6 +169,49 @@ describe('multipart uploads through the encrypting decorator', () => {
     expect(calls).toEqual(['getObject:aligned'])
   })
 
+  it('partNumber reads one part by position (gaps in the numbering too), from the cached manifest', async () => {
+    const parts = [randomBytes(5 * MiB + 1), randomBytes(5 * MiB + 7), randomBytes(1000)]
+    const { data } = await multipart('parts', parts, { numbers: [2, 5, 9] })
+    let offset = 0
+    calls = []
+    for (let n = 1; n <= parts.length; n++) {
+      const got = await gw.getObject({ bucket: 'bkt', key: 'parts', partNumber: n })
+      const range = { start: offset, end: offset + parts[n - 1]!.length - 1 }
+      expect(got).toMatchObject({ size: data.length, range, partsCount: 3 })
+      expect((await collect(got.body)).equals(parts[n - 1]!)).toBe(true)
+      expect(await gw.headObject('bkt', 'parts', undefined, n)).toMatchObject({ size: data.length, range, partsCount: 3 })
+      offset += parts[n - 1]!.length
+    }
+    // One manifest read (a suffix GET) for all of them; then a HEAD and one GET per part read.
+    expect(calls.filter((c) => c === 'getObject:parts')).toHaveLength(parts.length + 1)
+    const past = gw.getObject({ bucket: 'bkt', key: 'parts', partNumber: 4 })
+    await expect(past).rejects.toMatchObject({ code: 'InvalidPartNumber', fields: { PartNumberRequested: 4, ActualPartCount: 3 } })
+    await expect(gw.headObject('bkt', 'parts', undefined, 4)).rejects.toMatchObject({ code: 'InvalidPartNumber' })
+  })
+
+  it('partNumber 1 of a single-PUT object is all of it, with no parts count; 2 is InvalidPartNumber', async () => {
+    const data = randomBytes(3 * S + 5)
+    await gw.putObject({ bucket: 'bkt', key: 'single', body: chunks(data), contentLength: data.length, metadata: META })
+    const got = await gw.getObject({ bucket: 'bkt', key: 'single', partNumber: 1 })
+    expect(got.range).toEqual({ start: 0, end: data.length - 1 })
+    expect(got.partsCount).toBeUndefined()
+    expect((await collect(got.body)).equals(data)).toBe(true)
+    expect(await code(gw.getObject({ bucket: 'bkt', key: 'single', partNumber: 2 }))).toBe('InvalidPartNumber')
+    const conditional = gw.getObject({ bucket: 'bkt', key: 'single', partNumber: 1, conditions: { ifNoneMatch: got.etag } })
+    expect(await code(conditional)).toBe('NotModified')
+    // An empty last part is an empty range, read without touching the body.
+    await multipart('empty-last', [randomBytes(5 * MiB), Buffer.alloc(0)])
+    const empty = await gw.getObject({ bucket: 'bkt', key: 'empty-last', partNumber: 2 })
+    expect(empty).toMatchObject({ range: { start: 5 * MiB, end: 5 * MiB - 1 }, partsCount: 2 })
+    expect((await collect(empty.body)).length).toBe(0)
+    // Plaintext buckets pass the read to the store, which knows its own part sizes.
+    const plain = Buffer.from('plain bytes')
+    await gw.putObject({ bucket: 'plain', key: 'p', body: chunks(plain), contentLength: plain.length, metadata: META })
+    const passed = await gw.getObject({ bucket: 'plain', key: 'p', partNumber: 1 })
+    expect((await collect(passed.body)).toString()).toBe('plain bytes')
+    expect(await code(gw.headObject('plain', 'p', undefined, 2))).toBe('InvalidPartNumber')
+  })
+
   it('keeps a small part aside until Complete, reports plaintext sizes, and removes internal objects after', async () => {
     const uploadId = await gw.createMultipartUpload('bkt', 'k', META)
     const big = randomBytes(5 * MiB)
@@ -266,6 +309,36 @@ describe('multipart uploads through the encrypting decorator', () => {
     const others = [await gateway(), await gateway(), await gateway()]
     const { data } = await multipart('spread', [randomBytes(5 * MiB), randomBytes(5 * MiB + 3), randomBytes(9)], { via: others })
     expect((await read('spread', undefined, others[1])).equals(data)).toBe(true)
+  })
+
+  it('a Complete whose upstream answer was lost is answered again on retry, and cleans up', async () => {
+    const parts = [randomBytes(5 * MiB), randomBytes(10)]
+    const uploadId = await gw.createMultipartUpload('bkt', 'lost', META)
+    const etags: string[] = []
+    for (const [i, data] of parts.entries()) {
+      const input = { bucket: 'bkt', key: 'lost', uploadId, partNumber: i + 1, body: chunks(data), contentLength: data.length }
+      etags.push((await gw.uploadPart(input)).etag)
+    }
+    // The store completes the upload, but the answer never arrives.
+    inner = {
+      ...raw,
+      async completeMultipartUpload(input) {
+        await raw.completeMultipartUpload(input)
+        throw new S3Error('ServiceUnavailable')
+      },
+    }
+    const losing = await gateway()
+    const list = etags.map((etag, i) => ({ partNumber: i + 1, etag }))
+    expect(await code(losing.completeMultipartUpload({ bucket: 'bkt', key: 'lost', uploadId, parts: list }))).toBe('ServiceUnavailable')
+    expect(await internalKeys()).not.toEqual([])
+    const again = await gw.completeMultipartUpload({ bucket: 'bkt', key: 'lost', uploadId, parts: list })
+    expect(again.etag).toBe((await gw.headObject('bkt', 'lost')).etag)
+    expect((await read('lost')).equals(Buffer.concat(parts))).toBe(true)
+    expect(await internalKeys()).toEqual([])
+    // Another upload's record never claims an object it did not write.
+    const other = await gw.createMultipartUpload('bkt', 'lost', META)
+    await raw.abortMultipartUpload({ bucket: 'bkt', key: 'lost', uploadId: other })
+    expect(await code(gw.completeMultipartUpload({ bucket: 'bkt', key: 'lost', uploadId: other, parts: list }))).toBe('NoSuchUpload')
   })
 
   it('an empty multipart object and a single part of one byte', async () => {

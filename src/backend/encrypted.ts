@@ -29,6 +29,7 @@
 import { toBase64Url } from '../crypto/bytes.js'
 import { IntegrityError, LengthMismatchError, MissingEnvelopeError, UnknownKeyError } from '../crypto/errors.js'
 import {
+  META_NAMES,
   createEnvelope,
   isReservedMetaName,
   openEnvelope,
@@ -79,7 +80,15 @@ import {
   type LocatedPart,
 } from './encrypted-multipart.js'
 import { checkCopySourceSize, checkSourceConditions } from './copy.js'
-import { MAX_LIST_PAGE, MIN_PART_SIZE, isValidPartNumber, noSuchUpload, pageParts, resolveCompletedParts } from './multipart.js'
+import {
+  MAX_LIST_PAGE,
+  MIN_PART_SIZE,
+  isValidPartNumber,
+  noSuchUpload,
+  pageParts,
+  partRange,
+  resolveCompletedParts,
+} from './multipart.js'
 import type {
   Backend,
   ByteRange,
@@ -244,11 +253,11 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
     return manifest.parts
   }
 
-  async function getEncrypted(input: GetObjectInput): Promise<GetObjectOutput> {
-    clientKey(input.bucket, input.key)
+  /** Runs a read that spans several inner requests again when the object changed in between. */
+  async function stable<T>(read: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await (input.range && 'suffix' in input.range ? getSuffix(input, input.range.suffix) : getDirect(input))
+        return await read()
       } catch (err) {
         if (!(err instanceof ObjectChanged)) throw err
         if (attempt === GET_ATTEMPTS) {
@@ -256,6 +265,35 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
         }
       }
     }
+  }
+
+  /** Plaintext sizes of a multipart object's parts, for partRange (undefined: not uploaded in parts). */
+  function partSizes(parts: PartSpec[] | undefined): number[] | undefined {
+    return parts?.map((part) => part.plainLength)
+  }
+
+  async function getEncrypted(input: GetObjectInput): Promise<GetObjectOutput> {
+    clientKey(input.bucket, input.key)
+    const { range, partNumber } = input
+    if (partNumber !== undefined) {
+      return stable(() => getKnown(input, (size, parts) => partRange(partNumber, size, partSizes(parts))))
+    }
+    if (range && 'suffix' in range) {
+      return stable(() => getKnown(input, (size) => ({ range: resolveRange(range, size) })))
+    }
+    return stable(() => getDirect(input))
+  }
+
+  /** HEAD with a partNumber: where the part lies, from the manifest (cached) of a multipart object. */
+  async function headPart(bucket: string, key: string, stored: ObjectInfo, size: number, partNumber: number) {
+    let parts: PartSpec[] | undefined
+    try {
+      const envelope = await openEnvelope(platform, keyring, stored.metadata.user, { bucket, key })
+      if (envelope.multipart) parts = await manifestOf(bucket, key, stored, envelope)
+    } catch (err) {
+      throw cryptoError(err)
+    }
+    return partRange(partNumber, size, partSizes(parts))
   }
 
   /**
@@ -313,34 +351,43 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
     }
   }
 
-  /** A suffix range: the size (and, for multipart, the manifest) decides which segments cover the tail. */
-  async function getSuffix(input: GetObjectInput, suffix: number): Promise<GetObjectOutput> {
+  /**
+   * A read whose bytes depend on the object's size or parts (a suffix range, a partNumber): a HEAD for
+   * the size and ETag, the manifest (cached) of a multipart object, then one GET of exactly the
+   * covering segments (none for an empty part).
+   */
+  async function getKnown(
+    input: GetObjectInput,
+    choose: (size: number, parts: PartSpec[] | undefined) => { range: ByteRange; partsCount?: number }
+  ): Promise<GetObjectOutput> {
     const { bucket, key } = input
     const head = await inner.headObject(bucket, key)
     checkReadConditions(input.conditions, presentEtag(head.etag), head.lastModified)
     const size = plaintextSizeOf(head)
-    const wanted = resolveRange({ suffix }, size)
     let envelope: OpenedEnvelope
     let parts: PartSpec[] | undefined
-    let stored: ByteRange
+    let chosen: { range: ByteRange; partsCount?: number }
+    let stored: ByteRange | undefined
     try {
       envelope = await openEnvelope(platform, keyring, head.metadata.user, { bucket, key })
-      if (envelope.multipart) {
-        parts = await manifestOf(bucket, key, head, envelope)
-        const covering = storedRangeFor(placeParts(parts), wanted)
-        stored = { start: covering.storedStart, end: covering.storedEnd }
-      } else {
-        const covering = singlePartStoredRange(wanted, size)
+      if (envelope.multipart) parts = await manifestOf(bucket, key, head, envelope)
+      chosen = choose(size, parts)
+      if (chosen.range.end >= chosen.range.start) {
+        const covering = parts
+          ? storedRangeFor(placeParts(parts), chosen.range)
+          : singlePartStoredRange(chosen.range, size)
         stored = { start: covering.storedStart, end: covering.storedEnd }
       }
     } catch (err) {
       throw cryptoError(err)
     }
+    const info = { ...clientInfo(head, size), ...chosen }
+    if (!stored) return { ...info, body: bytesOf() }
     const result = await getSame(bucket, key, head.etag, stored)
     const body = parts
-      ? decryptRange(platform, envelope, parts, wanted, result.body)
-      : decryptSinglePartRange(platform, envelope, size, wanted, result.body)
-    return { ...clientInfo(head, size), range: wanted, body: mapErrors(body) }
+      ? decryptRange(platform, envelope, parts, chosen.range, result.body)
+      : decryptSinglePartRange(platform, envelope, size, chosen.range, result.body)
+    return { ...info, body: mapErrors(body) }
   }
 
   /** Translates a client's If-Match (a presented ETag) into the stored ETag for the inner write. */
@@ -509,10 +556,32 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
     return length
   }
 
+  /**
+   * A Complete of an upload whose record is still there but whose upstream upload is gone: an earlier
+   * Complete went through upstream and its answer, or its cleanup, was lost (a cut connection, an
+   * instance that died). When the object under the key is that upload's (the same object id), the
+   * earlier Complete's answer is given again, as S3 answers a repeated Complete, and the leftovers go.
+   */
+  async function completedEarlier(ref: UploadRef, envelope: OpenedEnvelope) {
+    const current = await headOrUndefined(ref.bucket, ref.key)
+    if (current?.metadata.user[META_NAMES.objectId] !== toBase64Url(envelope.objectId)) return undefined
+    await dropInternal(ref.bucket, ref.uploadId).catch(() => undefined)
+    return { etag: presentEtag(current.etag) }
+  }
+
   async function completeUpload(input: CompleteMultipartUploadInput) {
     const { bucket, key, uploadId } = input
     const envelope = await openUpload(input)
-    const { upstream, kept } = await uploadedParts(input)
+    let found: Awaited<ReturnType<typeof uploadedParts>>
+    try {
+      found = await uploadedParts(input)
+    } catch (err) {
+      const gone = isS3Error(err) && err.code === 'NoSuchUpload'
+      const earlier = gone ? await completedEarlier(input, envelope) : undefined
+      if (earlier) return earlier
+      throw err
+    }
+    const { upstream, kept } = found
     // Both copies of a part number are candidates here: the client's ETag says which one it means.
     const candidates = new Map<string, LocatedPart & { stored: number }>()
     const add = (part: UploadedPart, source: LocatedPart['source']) => {
@@ -625,13 +694,16 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
       return encrypted(input.bucket) ? listVisible(input) : inner.listObjects(input)
     },
 
-    async headObject(bucket: string, key: string, conditions?: Conditions) {
-      if (!encrypted(bucket)) return inner.headObject(bucket, key, conditions)
+    async headObject(bucket: string, key: string, conditions?: Conditions, partNumber?: number) {
+      if (!encrypted(bucket)) return inner.headObject(bucket, key, conditions, partNumber)
       clientKey(bucket, key)
-      const info = await inner.headObject(bucket, key)
-      const shown = clientInfo(info, plaintextSizeOf(info))
-      checkReadConditions(conditions, shown.etag, shown.lastModified)
-      return shown
+      return stable(async () => {
+        const info = await inner.headObject(bucket, key)
+        const shown = clientInfo(info, plaintextSizeOf(info))
+        checkReadConditions(conditions, shown.etag, shown.lastModified)
+        if (partNumber === undefined) return shown
+        return { ...shown, ...(await headPart(bucket, key, info, shown.size, partNumber)) }
+      })
     },
 
     getObject(input) {

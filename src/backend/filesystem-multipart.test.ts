@@ -79,6 +79,24 @@ describe('disk multipart uploads', () => {
     expect(await readdir(join(dataDir, 'buckets', 'bkt', 'uploads'))).toEqual([])
   })
 
+  it('records the part sizes, so partNumber reads part n (by position) with the parts count', async () => {
+    const uploadId = await backend.createMultipartUpload('bkt', 'obj', META)
+    const parts = [randomBytes(5 * MiB + 1), randomBytes(3)]
+    const e1 = await upload(uploadId, 2, parts[0]!)
+    const e2 = await upload(uploadId, 7, parts[1]!)
+    const list = [{ partNumber: 2, etag: e1.etag }, { partNumber: 7, etag: e2.etag }]
+    await backend.completeMultipartUpload({ bucket: 'bkt', key: 'obj', uploadId, parts: list })
+    const second = await backend.getObject({ bucket: 'bkt', key: 'obj', partNumber: 2 })
+    expect(second).toMatchObject({ size: 5 * MiB + 4, range: { start: 5 * MiB + 1, end: 5 * MiB + 3 }, partsCount: 2 })
+    expect((await collect(second.body)).equals(parts[1]!)).toBe(true)
+    expect(await backend.headObject('bkt', 'obj', undefined, 1)).toMatchObject({ range: { start: 0, end: 5 * MiB }, partsCount: 2 })
+    expect(await code(backend.getObject({ bucket: 'bkt', key: 'obj', partNumber: 3 }))).toBe('InvalidPartNumber')
+    // A copy is a new single-part object.
+    await backend.copyObject({ source: { bucket: 'bkt', key: 'obj' }, bucket: 'bkt', key: 'copy' })
+    expect(await backend.headObject('bkt', 'copy', undefined, 1)).toMatchObject({ range: { start: 0, end: 5 * MiB + 3 } })
+    expect(await code(backend.headObject('bkt', 'copy', undefined, 2))).toBe('InvalidPartNumber')
+  })
+
   it('a re-uploaded part replaces the earlier one (last wins), and ListParts shows it', async () => {
     const uploadId = await backend.createMultipartUpload('bkt', 'obj', META)
     await upload(uploadId, 1, Buffer.from('first'))

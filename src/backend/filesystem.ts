@@ -52,6 +52,7 @@ import { dirname, join } from 'node:path'
 import type {
   Backend,
   BucketInfo,
+  ByteRange,
   CompleteMultipartUploadInput,
   CompleteMultipartUploadOutput,
   Conditions,
@@ -60,6 +61,7 @@ import type {
   DeleteObjectsOutput,
   GetObjectInput,
   GetObjectOutput,
+  HeadObjectOutput,
   ListedObject,
   ListObjectsInput,
   ListMultipartUploadsInput,
@@ -79,7 +81,15 @@ import type {
 } from './types.js'
 import { listPage, sortByKey } from './listing.js'
 import { checkCopySourceSize, checkSourceConditions } from './copy.js'
-import { compareUploads, isValidPartNumber, noSuchUpload, pageParts, pageUploads, resolveCompletedParts } from './multipart.js'
+import {
+  compareUploads,
+  isValidPartNumber,
+  noSuchUpload,
+  pageParts,
+  pageUploads,
+  partRange,
+  resolveCompletedParts,
+} from './multipart.js'
 import { S3Error, isS3Error } from '../s3/errors.js'
 import { checkReadConditions, checkWriteConditions } from '../s3/conditions.js'
 import { resolveRange } from '../s3/range.js'
@@ -126,6 +136,8 @@ interface StoredMeta {
   /** ISO-8601, whole seconds (S3 reports Last-Modified to the second). */
   lastModified: string
   metadata: ObjectMetadata
+  /** A completed multipart upload's part sizes, in order (for partNumber reads); absent for other objects. */
+  parts?: number[]
 }
 
 interface OpenedObject {
@@ -253,6 +265,15 @@ async function readMeta(handle: FileHandle): Promise<StoredMeta> {
   if (typeof meta.key !== 'string') throw corrupt('no key')
   if (meta.size !== fileSize - metaLength - TRAILER_BYTES) throw corrupt('size mismatch')
   return meta
+}
+
+/** Where a partNumber read falls in a stored object (backend/multipart.ts partRange). */
+function partOf(meta: StoredMeta, partNumber: number): { range: ByteRange; partsCount?: number } {
+  if (meta.parts === undefined && /-\d+"$/.test(meta.etag)) {
+    // Completed before part sizes were recorded: its parts cannot be told apart any more.
+    throw new S3Error('NotImplemented', 'This object was stored without its part sizes; read it with a Range instead.')
+  }
+  return partRange(partNumber, meta.size, meta.parts)
 }
 
 function toInfo(meta: StoredMeta): ObjectInfo {
@@ -414,9 +435,14 @@ export async function createFilesystemBackend(options: FilesystemBackendOptions)
 
   /**
    * Streams the body into a temp file with the metadata block appended; returns its path and etag.
-   * `etag` replaces the MD5 of the content (a completed multipart upload's ETag is not one).
+   * `etag` replaces the MD5 of the content (a completed multipart upload's ETag is not one); `parts`
+   * are a completed upload's part sizes.
    */
-  async function writeTemp(input: PutObjectInput, etag?: string): Promise<{ path: string; etag: string; lastModified: Date }> {
+  async function writeTemp(
+    input: PutObjectInput,
+    etag?: string,
+    parts?: number[]
+  ): Promise<{ path: string; etag: string; lastModified: Date }> {
     const path = tempPath()
     const handle = await open(path, 'wx')
     let closed = false
@@ -460,6 +486,7 @@ export async function createFilesystemBackend(options: FilesystemBackendOptions)
         etag: etag ?? `"${md5!.digest('hex')}"`,
         lastModified: wholeSeconds(new Date()).toISOString(),
         metadata: { headers: { ...input.metadata.headers }, user: { ...input.metadata.user } },
+        ...(parts ? { parts } : {}),
       }
       const block = Buffer.from(JSON.stringify(meta), 'utf8')
       const trailer = Buffer.alloc(TRAILER_BYTES)
@@ -644,7 +671,8 @@ export async function createFilesystemBackend(options: FilesystemBackendOptions)
         const size = chosen.reduce((sum, part) => sum + part.size, 0)
         const staged = await writeTemp(
           { bucket, key, body: concatenate(chosen), contentLength: size, metadata: upload.metadata },
-          etag
+          etag,
+          chosen.map((part) => part.size)
         )
         try {
           await locks.run(keyLock(bucket, key), 'exclusive', async () => {
@@ -831,19 +859,28 @@ export async function createFilesystemBackend(options: FilesystemBackendOptions)
       return listPage(sorted, input)
     },
 
-    async headObject(bucket: string, key: string, conditions?: Conditions): Promise<ObjectInfo> {
-      const { handle, info } = await requireObject(bucket, key)
+    async headObject(
+      bucket: string,
+      key: string,
+      conditions?: Conditions,
+      partNumber?: number
+    ): Promise<HeadObjectOutput> {
+      const { handle, meta, info } = await requireObject(bucket, key)
       await handle.close()
       checkReadConditions(conditions, info.etag, info.lastModified)
-      return info
+      return partNumber === undefined ? info : { ...info, ...partOf(meta, partNumber) }
     },
 
     async getObject(input: GetObjectInput): Promise<GetObjectOutput> {
       // The descriptor is opened before anything else, so a concurrent overwrite (a rename over
       // this path) cannot change the bytes we serve: the old inode lives until we close it.
-      const { handle, info } = await requireObject(input.bucket, input.key)
+      const { handle, meta, info } = await requireObject(input.bucket, input.key)
       try {
         checkReadConditions(input.conditions, info.etag, info.lastModified)
+        if (input.partNumber !== undefined) {
+          const part = partOf(meta, input.partNumber)
+          return { ...info, ...part, body: fileBody(handle, part.range.start, part.range.end) }
+        }
         if (input.range) {
           const range = resolveRange(input.range, info.size)
           return { ...info, range, body: fileBody(handle, range.start, range.end) }

@@ -1,7 +1,7 @@
 /** @module backend/multipart.test — S3's multipart rules as pure functions. */
 import { describe, expect, it } from 'vitest'
 import { S3Error } from '../s3/errors.js'
-import { MIN_PART_SIZE, compareUploads, pageParts, pageUploads, resolveCompletedParts } from './multipart.js'
+import { MIN_PART_SIZE, compareUploads, pageParts, pageUploads, partRange, resolveCompletedParts } from './multipart.js'
 import type { MultipartUploadInfo } from './types.js'
 
 const MiB = 1024 * 1024
@@ -74,6 +74,30 @@ describe('resolveCompletedParts', () => {
   it('InvalidPart wins over EntityTooSmall (all parts are looked up first)', () => {
     const err = s3Error(() => resolveCompletedParts('u', [{ partNumber: 3, etag: 'e3' }, { partNumber: 4, etag: 'x' }], find))
     expect(err.code).toBe('InvalidPart')
+  })
+})
+
+describe('partRange (GetObject/HeadObject partNumber)', () => {
+  it('counts parts by position and says how many there are', () => {
+    const sizes = [5 * MiB, 5 * MiB + 1, 3]
+    expect(partRange(1, 10 * MiB + 4, sizes)).toEqual({ range: { start: 0, end: 5 * MiB - 1 }, partsCount: 3 })
+    expect(partRange(2, 10 * MiB + 4, sizes)).toEqual({ range: { start: 5 * MiB, end: 10 * MiB }, partsCount: 3 })
+    expect(partRange(3, 10 * MiB + 4, sizes)).toEqual({ range: { start: 10 * MiB + 1, end: 10 * MiB + 3 }, partsCount: 3 })
+  })
+
+  it('an object not uploaded in parts is its own part 1, with no parts count', () => {
+    expect(partRange(1, 10)).toEqual({ range: { start: 0, end: 9 } })
+    expect(partRange(1, 0)).toEqual({ range: { start: 0, end: -1 } })
+  })
+
+  it('an empty part is an empty range', () => {
+    expect(partRange(2, 5 * MiB, [5 * MiB, 0])).toEqual({ range: { start: 5 * MiB, end: 5 * MiB - 1 }, partsCount: 2 })
+  })
+
+  it('past the last part is 416 InvalidPartNumber with the requested and actual counts', () => {
+    const err = s3Error(() => partRange(4, 10, [5, 5, 0]))
+    expect(err).toMatchObject({ code: 'InvalidPartNumber', status: 416, fields: { PartNumberRequested: 4, ActualPartCount: 3 } })
+    expect(s3Error(() => partRange(2, 10)).fields).toEqual({ PartNumberRequested: 2, ActualPartCount: 1 })
   })
 })
 

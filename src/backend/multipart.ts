@@ -14,9 +14,15 @@
  * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
  */
 import { normalizeEtag } from '../s3/conditions.js'
-import { S3Error } from '../s3/errors.js'
+import { S3Error, type S3ErrorFields } from '../s3/errors.js'
 import { compareKeys } from './listing.js'
-import type { CompletedPart, ListMultipartUploadsInput, ListMultipartUploadsOutput, MultipartUploadInfo } from './types.js'
+import type {
+  ByteRange,
+  CompletedPart,
+  ListMultipartUploadsInput,
+  ListMultipartUploadsOutput,
+  MultipartUploadInfo,
+} from './types.js'
 
 /** Smallest size of every part but the last. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024
@@ -33,6 +39,34 @@ export function isValidPartNumber(partNumber: number): boolean {
 /** The error S3 gives for an upload id it does not know (or that belongs to another key). */
 export function noSuchUpload(uploadId: string): S3Error {
   return new S3Error('NoSuchUpload', undefined, { fields: { UploadId: uploadId } })
+}
+
+/** S3's answer to a GetObject/HeadObject `partNumber` past the object's last part: 416, like a range. */
+export function invalidPartNumber(requested: number, actual?: number): S3Error {
+  const fields: S3ErrorFields = { PartNumberRequested: requested }
+  if (actual !== undefined) fields.ActualPartCount = actual
+  return new S3Error('InvalidPartNumber', undefined, { fields })
+}
+
+/**
+ * Where part `partNumber` of a completed object lies, for GetObject/HeadObject `?partNumber=`. Parts
+ * count by position in the completed object (1 .. parts count), whatever numbers they were uploaded
+ * under: clients read parts 1 .. x-amz-mp-parts-count, so gaps in the upload's numbering must not
+ * leave holes. `partSizes` is absent for an object that was not uploaded in parts: its one part is
+ * the whole object, and S3 sends no parts count for it. An empty part is `{ start, end: start - 1 }`.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (partNumber, x-amz-mp-parts-count)
+ */
+export function partRange(
+  partNumber: number,
+  size: number,
+  partSizes?: readonly number[]
+): { range: ByteRange; partsCount?: number } {
+  const sizes = partSizes ?? [size]
+  if (partNumber > sizes.length) throw invalidPartNumber(partNumber, sizes.length)
+  let start = 0
+  for (let i = 0; i < partNumber - 1; i++) start += sizes[i]!
+  const range = { start, end: start + sizes[partNumber - 1]! - 1 }
+  return partSizes ? { range, partsCount: partSizes.length } : { range }
 }
 
 function invalidPart(uploadId: string, part: CompletedPart): S3Error {

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -380,6 +381,28 @@ describe.skipIf(!rgw)('S3 upstream backend on Ceph RGW', () => {
       )
       expect(err.code).toBe('PreconditionFailed')
     })
+
+    it('partNumber: RGW 16 ignores it, which is right only for an object of one part', async () => {
+      const got = await backend.getObject({ bucket, key: 'ranged', partNumber: 1 })
+      expect(got).toMatchObject({ size: 20, range: { start: 0, end: 19 } })
+      expect(got.partsCount).toBeUndefined()
+      expect((await collect(got.body)).equals(data)).toBe(true)
+      expect(await backend.headObject(bucket, 'ranged', undefined, 1)).toMatchObject({ range: { start: 0, end: 19 } })
+      expect((await s3Error(backend.getObject({ bucket, key: 'ranged', partNumber: 2 }))).code).toBe('InvalidPartNumber')
+      const uploadId = await backend.createMultipartUpload(bucket, 'mp-parts', EMPTY_META)
+      const parts = [randomBytes(5 * MiB), randomBytes(10)]
+      const etags: string[] = []
+      for (const [i, part] of parts.entries()) {
+        const input = { bucket, key: 'mp-parts', uploadId, partNumber: i + 1, body: chunked(part), contentLength: part.length }
+        const out = await backend.uploadPart(input)
+        etags.push(out.etag)
+      }
+      const list = etags.map((etag, i) => ({ partNumber: i + 1, etag }))
+      await backend.completeMultipartUpload({ bucket, key: 'mp-parts', uploadId, parts: list })
+      // The whole object would be the wrong answer: say so instead.
+      expect((await s3Error(backend.getObject({ bucket, key: 'mp-parts', partNumber: 1 }))).code).toBe('NotImplemented')
+      expect((await s3Error(backend.headObject(bucket, 'mp-parts', undefined, 2))).code).toBe('NotImplemented')
+    })
   })
 
   describe('read conditions', () => {
@@ -715,5 +738,64 @@ describe.skipIf(!rgw)('S3 upstream backend on Ceph RGW', () => {
       expect(visible(err)).not.toContain('127.0.0.1')
       expect((err.cause as Error).message).toMatch(/self.signed|certificate/i)
     })
+  })
+})
+
+describe('S3 upstream backend: partNumber reads from an upstream that serves them as AWS does', () => {
+  // AWS answers a part with 206, its Content-Range and x-amz-mp-parts-count, and 416 InvalidPartNumber
+  // past the last part. RGW cannot show this, so a small HTTP server answers as AWS documents it.
+  const body = Buffer.from('0123456789')
+  let server: HttpServer
+  let backend: Backend
+  const seen: string[] = []
+
+  beforeAll(async () => {
+    server = createHttpServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`)
+      const partNumber = new URL(req.url ?? '/', 'http://x').searchParams.get('partNumber')
+      const headers = { etag: '"0123456789abcdef0123456789abcdef-2"', 'last-modified': new Date(0).toUTCString() }
+      if (partNumber === '9') {
+        res.writeHead(416, { 'content-type': 'application/xml' })
+        const xml =
+          '<Error><Code>InvalidPartNumber</Code><Message>The requested partnumber is not satisfiable</Message>' +
+          '<PartNumberRequested>9</PartNumberRequested><ActualPartCount>2</ActualPartCount></Error>'
+        res.end(req.method === 'HEAD' ? undefined : xml)
+        return
+      }
+      const [start, end] = partNumber === '1' ? [0, 5] : [6, 9]
+      res.writeHead(206, {
+        ...headers,
+        'content-length': String(end - start + 1),
+        'content-range': `bytes ${start}-${end}/30`,
+        'x-amz-mp-parts-count': '2',
+      })
+      res.end(req.method === 'HEAD' ? undefined : body.subarray(start, end + 1))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    backend = createS3UpstreamBackend({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'FAKEAWSACCESSKEY', secretAccessKey: 'fake-secret' },
+    })
+  })
+
+  afterAll(async () => {
+    await new Promise((resolve) => server?.close(resolve))
+  })
+
+  it('passes partNumber on and reports the part\'s range, the object size and the parts count', async () => {
+    const got = await backend.getObject({ bucket: 'b', key: 'k', partNumber: 2 })
+    expect(got).toMatchObject({ size: 30, range: { start: 6, end: 9 }, partsCount: 2 })
+    expect((await collect(got.body)).toString()).toBe('6789')
+    expect(await backend.headObject('b', 'k', undefined, 1)).toMatchObject({ size: 30, range: { start: 0, end: 5 }, partsCount: 2 })
+    expect(seen).toEqual(['GET /b/k?partNumber=2&x-id=GetObject', 'HEAD /b/k?partNumber=1'])
+  })
+
+  it('maps the upstream\'s 416 to InvalidPartNumber (GET and HEAD)', async () => {
+    const err = await s3Error(backend.getObject({ bucket: 'b', key: 'k', partNumber: 9 }))
+    expect(err).toMatchObject({ code: 'InvalidPartNumber', status: 416 })
+    expect(err.fields.PartNumberRequested).toBe(9)
+    expect((await s3Error(backend.headObject('b', 'k', undefined, 9))).code).toBe('InvalidPartNumber')
   })
 })

@@ -59,7 +59,7 @@ import { checkReadConditions, checkWriteConditions, normalizeEtag } from '../s3/
 import { S3Error, isS3Error, isS3ErrorCode, type S3ErrorCode } from '../s3/errors.js'
 import { invalidRange } from '../s3/range.js'
 import { checkCopySourceSize, checkSourceConditions } from './copy.js'
-import { noSuchUpload } from './multipart.js'
+import { invalidPartNumber, noSuchUpload, partRange } from './multipart.js'
 import type {
   Backend,
   BucketInfo,
@@ -73,6 +73,7 @@ import type {
   DeleteObjectsOutput,
   GetObjectInput,
   GetObjectOutput,
+  HeadObjectOutput,
   ListMultipartUploadsInput,
   ListMultipartUploadsOutput,
   ListObjectsInput,
@@ -311,6 +312,36 @@ function metadataOf(out: HeadObjectCommandOutput | GetObjectCommandOutput): Obje
   return { headers: contentHeadersOf(out), user }
 }
 
+/**
+ * The part an upstream answered to a partNumber read. AWS sends the part's Content-Range (and
+ * x-amz-mp-parts-count for objects uploaded in parts). RGW 16 ignores partNumber and sends the whole
+ * object, which is the right answer only for an object of one part (an ETag without `-N`, or `-1`).
+ */
+function partAnswer(
+  partNumber: number,
+  out: HeadObjectCommandOutput | GetObjectCommandOutput,
+  etag: string
+): { range: ByteRange; partsCount?: number; size: number } {
+  const match = CONTENT_RANGE.exec(out.ContentRange ?? '')
+  if (match) {
+    const range = { start: Number(match[1]), end: Number(match[2]) }
+    return { range, size: Number(match[3]), ...(out.PartsCount !== undefined ? { partsCount: out.PartsCount } : {}) }
+  }
+  const size = out.ContentLength ?? 0
+  const count = /-(\d+)"$/.exec(etag)
+  if ((count && count[1] !== '1') || (out.PartsCount ?? 1) > 1) {
+    const message = 'The upstream store does not serve partNumber reads of multipart objects; use a Range.'
+    throw new S3Error('NotImplemented', message)
+  }
+  return { ...partRange(partNumber, size, count ? [size] : undefined), size }
+}
+
+/** An upstream's 416 to a partNumber read, with the part count when its error body gave one. */
+function upstreamInvalidPartNumber(partNumber: number, err: unknown): S3Error {
+  const actual = Number((err as { ActualPartCount?: unknown }).ActualPartCount)
+  return invalidPartNumber(partNumber, Number.isSafeInteger(actual) ? actual : undefined)
+}
+
 function infoOf(key: string, out: HeadObjectCommandOutput): ObjectInfo {
   return {
     key,
@@ -434,13 +465,26 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
     }
   }
 
-  async function headObject(bucket: string, key: string, conditions?: Conditions): Promise<ObjectInfo> {
+  async function headObject(
+    bucket: string,
+    key: string,
+    conditions?: Conditions,
+    partNumber?: number
+  ): Promise<HeadObjectOutput> {
     // Evaluated here rather than upstream: one request, S3's precedence rules, and the ETag and
     // Last-Modified a 304 must carry (RGW's 304 has neither).
-    const out = await send('object', () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))
+    let out: HeadObjectCommandOutput
+    try {
+      out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, PartNumber: partNumber }))
+    } catch (err) {
+      if (partNumber !== undefined && statusOf(err) === 416) throw upstreamInvalidPartNumber(partNumber, err)
+      throw toS3Error(err, 'object')
+    }
     const info = infoOf(key, out)
     checkReadConditions(conditions, info.etag, info.lastModified)
-    return info
+    if (partNumber === undefined) return info
+    const { size, ...part } = partAnswer(partNumber, out, info.etag)
+    return { ...info, size, ...part }
   }
 
   /**
@@ -460,7 +504,7 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
   }
 
   async function fetchObject(input: GetObjectInput, passConditions: boolean): Promise<GetObjectOutput> {
-    const { bucket, key, range, conditions } = input
+    const { bucket, key, range, partNumber, conditions } = input
     let out: GetObjectCommandOutput
     try {
       out = await client.send(
@@ -468,10 +512,12 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
           Bucket: bucket,
           Key: key,
           Range: range ? rangeHeader(range) : undefined,
+          PartNumber: partNumber,
           ...(passConditions ? upstreamConditions(conditions) : {}),
         })
       )
     } catch (err) {
+      if (partNumber !== undefined && statusOf(err) === 416) throw upstreamInvalidPartNumber(partNumber, err)
       const verdict = await explainRefusal(input, err)
       if (verdict === 'retry-unconditionally' && passConditions) return fetchObject(input, false)
       throw toS3Error(err, 'object')
@@ -486,7 +532,10 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
       checkReadConditions(conditions, etag, lastModified)
       let size = out.ContentLength ?? 0
       let resolved: ByteRange | undefined
-      if (range) {
+      let partsCount: number | undefined
+      if (partNumber !== undefined) {
+        ;({ size, range: resolved, partsCount } = partAnswer(partNumber, out, etag))
+      } else if (range) {
         const match = CONTENT_RANGE.exec(out.ContentRange ?? '')
         if (match) {
           resolved = { start: Number(match[1]), end: Number(match[2]) }
@@ -506,6 +555,7 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
         metadata: metadataOf(out),
         body: responseBody(stream),
         ...(resolved ? { range: resolved } : {}),
+        ...(partsCount !== undefined ? { partsCount } : {}),
       }
     } catch (err) {
       stream.destroy()

@@ -72,13 +72,24 @@ export interface GetObjectInput {
   bucket: string
   key: string
   range?: RangeSpec
+  /**
+   * S3's `partNumber` (1..10000, never together with `range`): read only that part of the object, by
+   * position in the completed object (backend/multipart.ts partRange). InvalidPartNumber past the last.
+   */
+  partNumber?: number
   conditions?: Conditions
 }
 
-export interface GetObjectOutput extends ObjectInfo {
-  body: ByteSource
-  /** Present when a range was requested and satisfiable: the bytes `body` yields. */
+/** What HeadObject answers; with a partNumber, the part's place in the object as for GetObject. */
+export interface HeadObjectOutput extends ObjectInfo {
+  /** Present when a range or part was requested: the bytes a GET would return (empty part: end = start - 1). */
   range?: ByteRange
+  /** With a partNumber, for an object uploaded in parts: how many it has (x-amz-mp-parts-count). */
+  partsCount?: number
+}
+
+export interface GetObjectOutput extends HeadObjectOutput {
+  body: ByteSource
 }
 
 export interface PutObjectInput {
@@ -140,7 +151,8 @@ export interface Backend {
   getBucketLocation(bucket: string): Promise<string>
 
   listObjects(input: ListObjectsInput): Promise<ListObjectsOutput>
-  headObject(bucket: string, key: string, conditions?: Conditions): Promise<ObjectInfo>
+  /** With `partNumber`, the answer also says where that part lies (`range`, `partsCount`), as for getObject. */
+  headObject(bucket: string, key: string, conditions?: Conditions, partNumber?: number): Promise<HeadObjectOutput>
   getObject(input: GetObjectInput): Promise<GetObjectOutput>
   putObject(input: PutObjectInput): Promise<PutObjectOutput>
   /** Succeeds when the key does not exist, as S3 does. */

@@ -1,10 +1,11 @@
 /**
  * @module s3/handlers/object
- * PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects.
+ * PutObject, GetObject, HeadObject (ranges, and `partNumber` reads of one part), DeleteObject, DeleteObjects.
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
  */
-import type { Conditions, ObjectMetadata } from '../../backend/types.js'
+import { MAX_PART_NUMBER } from '../../backend/multipart.js'
+import type { Conditions, HeadObjectOutput, ObjectMetadata } from '../../backend/types.js'
 import { S3Error } from '../errors.js'
 import { validateObjectKey } from '../names.js'
 import { contentRangeHeader, parseRangeHeader, resolveRange } from '../range.js'
@@ -92,45 +93,64 @@ export const putObject: Handler = async (call, { backend }) => {
   return new Response(null, { status: 200, headers: { etag: result.etag, ...checksumHeaders(checksum) } })
 }
 
-function rejectPartNumber(call: S3Call): void {
-  if (call.query.has('partNumber')) throw new S3Error('NotImplemented', 'partNumber reads are not supported yet.')
+/** A GET/HEAD's `partNumber` (read one part of the object), refused as S3 refuses it. */
+function partNumberOf(call: S3Call): number | undefined {
+  const text = call.query.get('partNumber')
+  if (text === null) return undefined
+  const partNumber = /^\d{1,5}$/.test(text) ? Number(text) : NaN
+  if (!(partNumber >= 1 && partNumber <= MAX_PART_NUMBER)) {
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', {
+      fields: { ArgumentName: 'partNumber', ArgumentValue: text },
+    })
+  }
+  if (call.headers.has('range')) {
+    throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter')
+  }
+  return partNumber
+}
+
+/**
+ * Sets the length headers of a GET/HEAD answer and returns its status: 206 with Content-Range for a
+ * range or a part, with x-amz-mp-parts-count for a part of an object uploaded in parts. An empty part
+ * has no byte range to name, so it is a 200 with no body.
+ */
+function lengthHeaders(headers: Headers, info: HeadObjectOutput): number {
+  if (info.partsCount !== undefined) headers.set('x-amz-mp-parts-count', String(info.partsCount))
+  const range = info.range
+  if (range && range.end >= range.start) {
+    headers.set('content-range', contentRangeHeader(range, info.size))
+    headers.set('content-length', String(range.end - range.start + 1))
+    return 206
+  }
+  headers.set('content-length', range ? '0' : String(info.size))
+  return 200
 }
 
 export const getObject: Handler = async (call, { backend }) => {
   const bucket = bucketOf(call)
   const key = keyOf(call)
-  rejectPartNumber(call)
+  const partNumber = partNumberOf(call)
   const result = await backend.getObject({
     bucket,
     key,
-    range: parseRangeHeader(call.headers.get('range')),
+    range: partNumber === undefined ? parseRangeHeader(call.headers.get('range')) : undefined,
+    partNumber,
     conditions: readConditions(call.headers),
   })
   const headers = objectHeaders(result, call.query)
-  if (result.range) {
-    headers.set('content-range', contentRangeHeader(result.range, result.size))
-    headers.set('content-length', String(result.range.end - result.range.start + 1))
-    return new Response(toReadableStream(result.body, call.onResponseError), { status: 206, headers })
-  }
-  headers.set('content-length', String(result.size))
-  return new Response(toReadableStream(result.body, call.onResponseError), { status: 200, headers })
+  const status = lengthHeaders(headers, result)
+  return new Response(toReadableStream(result.body, call.onResponseError), { status, headers })
 }
 
 export const headObject: Handler = async (call, { backend }) => {
   const bucket = bucketOf(call)
   const key = keyOf(call)
-  rejectPartNumber(call)
-  const info = await backend.headObject(bucket, key, readConditions(call.headers))
-  const headers = objectHeaders(info, call.query)
-  const range = parseRangeHeader(call.headers.get('range'))
-  if (range) {
-    const resolved = resolveRange(range, info.size)
-    headers.set('content-range', contentRangeHeader(resolved, info.size))
-    headers.set('content-length', String(resolved.end - resolved.start + 1))
-    return new Response(null, { status: 206, headers })
-  }
-  headers.set('content-length', String(info.size))
-  return new Response(null, { status: 200, headers })
+  const partNumber = partNumberOf(call)
+  const info = await backend.headObject(bucket, key, readConditions(call.headers), partNumber)
+  const range = partNumber === undefined ? parseRangeHeader(call.headers.get('range')) : undefined
+  const shown = range ? { ...info, range: resolveRange(range, info.size) } : info
+  const headers = objectHeaders(shown, call.query)
+  return new Response(null, { status: lengthHeaders(headers, shown), headers })
 }
 
 export const deleteObject: Handler = async (call, { backend }) => {
