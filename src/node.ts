@@ -21,6 +21,7 @@ import { parseConfig, type Config, type SecretRef } from './config.js'
 import { createKeyring } from './crypto/keyring.js'
 import type { RuntimeAdapter } from './env.js'
 import { nodePlatform } from './platform/node.js'
+import { S3Error } from './s3/errors.js'
 import type { ByteSource } from './platform/types.js'
 
 export interface ServeOptions {
@@ -51,7 +52,17 @@ function requestBody(incoming: IncomingMessage): ByteSource {
     [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
       const iterator = incoming.iterator({ destroyOnReturn: false }) as AsyncIterator<Uint8Array>
       return {
-        next: () => iterator.next(),
+        async next() {
+          try {
+            return await iterator.next()
+          } catch (err) {
+            // The client went away mid-body: its request is incomplete, not our internal failure.
+            if (incoming.destroyed || (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+              throw new S3Error('IncompleteBody', undefined, { cause: err })
+            }
+            throw err
+          }
+        },
         async return() {
           await iterator.return?.()
           if (!incoming.readableEnded) incoming.resume()

@@ -194,6 +194,25 @@ function rejectReservedMetadata(metadata: ObjectMetadata): void {
 const NO_METADATA: ObjectMetadata = { headers: {}, user: {} }
 const GET_ATTEMPTS = 3
 
+/** S3's user-metadata budget: UTF-8 bytes of every name and value. */
+const USER_METADATA_LIMIT = 2048
+
+function metadataBytes(user: Record<string, string>): number {
+  const encoder = new TextEncoder()
+  return Object.entries(user).reduce((sum, [name, value]) => sum + encoder.encode(name).byteLength + encoder.encode(value).byteLength, 0)
+}
+
+/**
+ * The client's metadata plus the envelope, within S3's 2 KB: the envelope's share comes out of the
+ * client's budget, so the upstream never refuses what the gateway accepted.
+ */
+function withEnvelope(user: Record<string, string>, envelope: Record<string, string>): Record<string, string> {
+  const allowed = USER_METADATA_LIMIT - metadataBytes(envelope)
+  const size = metadataBytes(user)
+  if (size > allowed) throw new S3Error('MetadataTooLarge', undefined, { fields: { MaxSizeAllowed: allowed, Size: size } })
+  return { ...user, ...envelope }
+}
+
 export function createEncryptedBackend(inner: Backend, options: EncryptedBackendOptions): Backend {
   const { platform, keyring } = options
   const plaintext = new Set(options.plaintextBuckets ?? [])
@@ -412,7 +431,7 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
       key: input.key,
       body: mapErrors(encryptObject(platform, envelope, input.contentLength, input.body)),
       contentLength: storedSize(input.contentLength),
-      metadata: { headers: input.metadata.headers, user: { ...input.metadata.user, ...envelope.metadata } },
+      metadata: { headers: input.metadata.headers, user: withEnvelope(input.metadata.user, envelope.metadata) },
       conditions,
     })
     return { etag: presentEtag(result.etag) }
@@ -496,7 +515,7 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
     const envelope = await createEnvelope(platform, keyring, { bucket, key }, { multipart: true })
     const uploadId = await inner.createMultipartUpload(bucket, key, {
       headers: metadata.headers,
-      user: { ...metadata.user, ...envelope.metadata },
+      user: withEnvelope(metadata.user, envelope.metadata),
     })
     try {
       await inner.putObject({
@@ -655,7 +674,7 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
         source,
         bucket,
         key,
-        metadata: { headers: metadata.headers, user: { ...metadata.user, ...envelope } },
+        metadata: { headers: metadata.headers, user: withEnvelope(metadata.user, envelope) },
         sourceConditions: { ifMatch: info.etag },
       })
       return { etag: presentEtag(result.etag), lastModified: result.lastModified }
