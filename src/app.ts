@@ -68,7 +68,13 @@ async function authenticate(
   const query = new URLSearchParams(target.rawQuery)
   let location = locate(decodePath(target.rawPath), headers.get('host'), deps.virtualHostDomains)
   Object.assign(record, { bucket: location.bucket, key: location.key })
-  if (!hasSigV4(sigReq)) throw new S3Error('AccessDenied', 'Anonymous access is not allowed.')
+  if (!hasSigV4(sigReq)) {
+    if (isSigV2(headers, query)) {
+      // What S3 answers in regions that only take SigV4 (aws-cli v1's `s3 presign` still makes V2 URLs).
+      throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.')
+    }
+    throw new S3Error('AccessDenied', 'Anonymous access is not allowed.')
+  }
   const verified = await verifyRequest(sigReq, { lookup: deps.credentials, platform: deps.platform, now: at })
   // The signature decides how an ambiguous path reads ('+' as plus or as space).
   location = locate(verified.path, headers.get('host'), deps.virtualHostDomains)
@@ -107,6 +113,11 @@ async function authenticate(
   }
   const resource = '/' + [location.bucket, location.key].filter((p) => p !== undefined).join('/')
   return { call, resource }
+}
+
+/** Signature Version 2: `Authorization: AWS AK:sig` or a presigned `?AWSAccessKeyId=…&Signature=…`. */
+function isSigV2(headers: Headers, query: URLSearchParams): boolean {
+  return /^AWS [^:\s]+:/.test(headers.get('authorization') ?? '') || (query.has('AWSAccessKeyId') && query.has('Signature'))
 }
 
 function errorResponse(err: unknown, deps: AppDeps, requestId: string, method: string, resource: string | undefined, record: AuditRecord): Response {

@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
   const env = process.env
   const portText = values.port ?? env.S3VEIL_PORT
   const port = portText === undefined ? undefined : Number(portText)
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new Error(`invalid port "${portText}"`)
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new Error(`invalid port "${portText}" (from --port or S3VEIL_PORT)`)
   const gateway = await startGateway({
     host: values.host ?? env.S3VEIL_HOST,
     port,
@@ -54,8 +54,10 @@ async function main(argv: string[]): Promise<void> {
     configFile: values.config ?? env.S3VEIL_CONFIG,
     logLevel: values['log-level'] ?? env.S3VEIL_LOG_LEVEL,
   })
-  const stop = () => {
+  const stop = (signal: string) => {
+    process.stderr.write(`s3veil: ${signal}: no new connections; waiting up to 10 s for requests in flight\n`)
     gateway.close().then(() => process.exit(0))
+    // Uploads still running then are cut off; their temp files are removed on the next start.
     setTimeout(() => process.exit(0), 10_000).unref()
   }
   process.once('SIGTERM', stop)

@@ -401,6 +401,25 @@ for (const kind of BACKENDS) {
         await expectNothingStored('auth/anonymous')
       })
 
+      it('Signature Version 2 (header or presigned, as aws-cli v1 presigns) is InvalidRequest naming SigV4', async () => {
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'auth/v2', Body: 'secret data' }))
+        const expires = Math.floor(Date.now() / 1000) + 600
+        const attempts = [
+          rawRequest(t, { method: 'GET', path: objectPath(bucket, 'auth/v2'), headers: { authorization: `AWS ${t.accessKeyId}:c2lnbmF0dXJl` } }),
+          rawRequest(t, {
+            method: 'GET',
+            path: objectPath(bucket, 'auth/v2'),
+            query: `AWSAccessKeyId=${t.accessKeyId}&Signature=c2lnbmF0dXJl&Expires=${expires}`,
+          }),
+        ]
+        for (const res of await Promise.all(attempts)) {
+          expect(res.status).toBe(400)
+          expect(xmlValue(res.body.toString(), 'Code')).toBe('InvalidRequest')
+          expect(xmlValue(res.body.toString(), 'Message')).toContain('AWS4-HMAC-SHA256')
+          expect(res.body.includes('secret data')).toBe(false)
+        }
+      })
+
       it('an x-amz-* header added after signing is refused (AccessDenied) and stores nothing', async () => {
         const body = Buffer.from('signed body')
         const signed = await signRequest(t, { method: 'PUT', path: objectPath(bucket, 'auth/added'), body })
