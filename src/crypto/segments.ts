@@ -67,10 +67,8 @@ export async function sealRecord(
 ): Promise<Uint8Array> {
   const nonce = platform.randomBytes(NONCE_SIZE)
   if (nonce.byteLength !== NONCE_SIZE) throw new Error('platform returned a short nonce')
-  const sealed = await platform.aesGcmSeal(key, nonce, plaintext, aad)
-  const out = new Uint8Array(NONCE_SIZE + sealed.byteLength)
+  const out = await platform.aesGcmSeal(key, nonce, plaintext, aad, NONCE_SIZE)
   out.set(nonce, 0)
-  out.set(sealed, NONCE_SIZE)
   return out
 }
 

@@ -65,16 +65,16 @@ export const nodePlatform: Platform = {
     const key: NodeAeadKey = { kind: 'aes-256-gcm', raw: Buffer.from(raw) }
     return key
   },
-  aesGcmSeal: async (key, nonce, plaintext, aad) => {
+  aesGcmSeal: async (key, nonce, plaintext, aad, headroom = 0) => {
     const cipher = createCipheriv('aes-256-gcm', (key as NodeAeadKey).raw, nonce)
     cipher.setAAD(aad)
     const head = cipher.update(plaintext)
     const tail = cipher.final()
     const tag = cipher.getAuthTag()
-    const out = new Uint8Array(head.byteLength + tail.byteLength + tag.byteLength)
-    out.set(head, 0)
-    out.set(tail, head.byteLength)
-    out.set(tag, head.byteLength + tail.byteLength)
+    const out = new Uint8Array(headroom + head.byteLength + tail.byteLength + tag.byteLength)
+    out.set(head, headroom)
+    out.set(tail, headroom + head.byteLength)
+    out.set(tag, headroom + head.byteLength + tail.byteLength)
     return out
   },
   aesGcmOpen: async (key, nonce, sealed, aad) => {

@@ -31,8 +31,11 @@ export interface Platform {
   /** Constant-time comparison; false when lengths differ. */
   timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean
   importAesKey(raw: Uint8Array): Promise<AeadKey>
-  /** AES-256-GCM: returns ciphertext ‖ 16-byte tag. */
-  aesGcmSeal(key: AeadKey, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array>
+  /**
+   * AES-256-GCM: returns ciphertext ‖ 16-byte tag, preceded by `headroom` unset bytes the caller
+   * fills in (the stored nonce), so a sealed segment costs one allocation instead of two copies.
+   */
+  aesGcmSeal(key: AeadKey, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, headroom?: number): Promise<Uint8Array>
   /** AES-256-GCM open of ciphertext ‖ tag; throws AeadAuthError when the tag does not verify. */
   aesGcmOpen(key: AeadKey, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array>
 }
