@@ -13,7 +13,7 @@ import type { AppDeps } from './env.js'
 import { S3Error, isS3Error } from './s3/errors.js'
 import type { RequestBody, S3Call } from './s3/handlers/context.js'
 import { validateBucketName } from './s3/names.js'
-import { resolveOperation } from './s3/operations.js'
+import { resolveOperation, type Operation } from './s3/operations.js'
 import { decodePath, locate, splitTarget } from './s3/request.js'
 import { renderS3Error } from './s3/responses.js'
 import { handlerFor } from './s3/routes.js'
@@ -94,7 +94,7 @@ async function authenticate(
   if ('methodNotAllowed' in resolved) throw new S3Error('MethodNotAllowed')
   record.operation = resolved.operation
   if (location.bucket !== undefined) validateBucketName(location.bucket)
-  const payload = verifyPayload(deps.adapter.body(c), verified, sigReq, deps.platform)
+  const payload = verifyPayload(deps.adapter.body(c), verified, payloadView(resolved.operation, sigReq), deps.platform)
   const body: RequestBody = { body: payload.body, contentLength: payload.contentLength, checksum: payload.checksum }
   const call: S3Call = {
     requestId,
@@ -113,6 +113,20 @@ async function authenticate(
   }
   const resource = '/' + [location.bucket, location.key].filter((p) => p !== undefined).join('/')
   return { call, resource }
+}
+
+/**
+ * The request as the body verifier sees it. On CompleteMultipartUpload the x-amz-checksum-* headers
+ * describe the assembled object, not the XML body, so they are not checked against the body.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html
+ */
+function payloadView(operation: Operation, req: SigV4Request): SigV4Request {
+  if (operation !== 'CompleteMultipartUpload') return req
+  const headers = new Headers()
+  req.headers.forEach((value, name) => {
+    if (!name.startsWith('x-amz-checksum-')) headers.set(name, value)
+  })
+  return { ...req, headers }
 }
 
 /** Signature Version 2: `Authorization: AWS AK:sig` or a presigned `?AWSAccessKeyId=…&Signature=…`. */
