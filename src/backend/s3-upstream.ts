@@ -407,9 +407,11 @@ function loadCa(caBundle: string): string {
 }
 
 /** Sends a stored Expires string byte for byte (the SDK only takes a Date for it). */
-function sendRawExpires(command: CreateMultipartUploadCommand, expires: string | undefined): void {
+function sendRawExpires(command: { middlewareStack: unknown }, expires: string | undefined): void {
   if (expires === undefined) return
-  command.middlewareStack.add(
+  // The middleware only touches the HTTP request, so one command type's stack signature serves all.
+  const stack = command.middlewareStack as CreateMultipartUploadCommand['middlewareStack']
+  stack.add(
     (next) => async (args) => {
       const request = args.request as { headers?: Record<string, string> }
       if (request.headers) request.headers['expires'] = expires
@@ -417,6 +419,18 @@ function sendRawExpires(command: CreateMultipartUploadCommand, expires: string |
     },
     { step: 'build', name: 's3veilRawExpires' }
   )
+}
+
+/** Our object metadata as SDK input fields (Expires goes separately, see sendRawExpires). */
+function sdkMetadata(metadata: ObjectMetadata) {
+  return {
+    ContentType: metadata.headers.contentType,
+    CacheControl: metadata.headers.cacheControl,
+    ContentDisposition: metadata.headers.contentDisposition,
+    ContentEncoding: metadata.headers.contentEncoding,
+    ContentLanguage: metadata.headers.contentLanguage,
+    Metadata: metadata.user,
+  }
 }
 
 const silentLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} }
@@ -569,12 +583,7 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
     const command = new CreateMultipartUploadCommand({
       Bucket: bucket,
       Key: key,
-      ContentType: metadata.headers.contentType,
-      CacheControl: metadata.headers.cacheControl,
-      ContentDisposition: metadata.headers.contentDisposition,
-      ContentEncoding: metadata.headers.contentEncoding,
-      ContentLanguage: metadata.headers.contentLanguage,
-      Metadata: metadata.user,
+      ...sdkMetadata(metadata),
     })
     sendRawExpires(command, metadata.headers.expires)
     const out = await send('object', () => client.send(command))
@@ -741,29 +750,9 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
       CopySourceIfModifiedSince: conditions.IfModifiedSince,
       CopySourceIfUnmodifiedSince: conditions.IfUnmodifiedSince,
       MetadataDirective: metadata ? 'REPLACE' : 'COPY',
-      ...(metadata
-        ? {
-            ContentType: metadata.headers.contentType,
-            CacheControl: metadata.headers.cacheControl,
-            ContentDisposition: metadata.headers.contentDisposition,
-            ContentEncoding: metadata.headers.contentEncoding,
-            ContentLanguage: metadata.headers.contentLanguage,
-            Metadata: metadata.user,
-          }
-        : {}),
+      ...(metadata ? sdkMetadata(metadata) : {}),
     })
-    const expires = metadata?.headers.expires
-    if (expires !== undefined) {
-      // As in putObject: the stored Expires string byte for byte.
-      command.middlewareStack.add(
-        (next) => async (args) => {
-          const request = args.request as { headers?: Record<string, string> }
-          if (request.headers) request.headers['expires'] = expires
-          return next(args)
-        },
-        { step: 'build', name: 's3veilRawExpires' }
-      )
-    }
+    sendRawExpires(command, metadata?.headers.expires)
     const out = await send('object', () => client.send(command))
     const result = out.CopyObjectResult
     return { etag: quoteEtag(result?.ETag), lastModified: result?.LastModified ?? new Date() }
@@ -891,29 +880,13 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
         Key: key,
         Body: stream,
         ContentLength: input.contentLength,
-        ContentType: metadata.headers.contentType,
-        CacheControl: metadata.headers.cacheControl,
-        ContentDisposition: metadata.headers.contentDisposition,
-        ContentEncoding: metadata.headers.contentEncoding,
-        ContentLanguage: metadata.headers.contentLanguage,
-        Metadata: metadata.user,
+        ...sdkMetadata(metadata),
         // Unquoted on purpose: RGW (and DigitalOcean Spaces, RGW-based) compare a PUT's If-Match with the
         // bare ETag and refuse the quoted form; AWS accepts both. If-None-Match on PUT is only ever `*`.
         IfMatch: singleTag(conditions?.ifMatch)?.slice(1, -1),
         IfNoneMatch: conditions?.ifNoneMatch?.trim() === '*' ? '*' : undefined,
       })
-      const expires = metadata.headers.expires
-      if (expires !== undefined) {
-        // The SDK only takes a Date for Expires; send the stored string byte for byte instead.
-        command.middlewareStack.add(
-          (next) => async (args) => {
-            const request = args.request as { headers?: Record<string, string> }
-            if (request.headers) request.headers['expires'] = expires
-            return next(args)
-          },
-          { step: 'build', name: 's3veilRawExpires' }
-        )
-      }
+      sendRawExpires(command, metadata.headers.expires)
       try {
         const out = await client.send(command, { abortSignal: abort.signal })
         return { etag: quoteEtag(out.ETag) }
