@@ -134,7 +134,8 @@ async function bench(options: Options, cleanup: Cleanup, controller: AbortContro
   const gatewayBase = {
     region: 'us-east-1',
     keyring: { current: 'bench', keys: [{ id: 'bench', key: randomBytes(32).toString('base64') }] },
-    users: [{ name: 'bench', accessKeys: [{ id: user.id, secret: user.secret }] }],
+    users: [{ name: 'bench', accessKeys: [{ id: user.id, secret: user.secret }], policies: ['full-access'] }],
+    policies: { 'full-access': { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] } },
     plaintextBuckets: ['bench-plain'],
     // info, as in production: the per-request audit record is part of what a request costs.
     logLevel: 'info',

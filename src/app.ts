@@ -1,17 +1,19 @@
 /**
  * @module app
- * Composition of the S3 front end: locate → authenticate → resolve operation → verify body →
- * handler → response, with every failure rendered once as S3 error XML and one audit record per
+ * Composition of the S3 front end: locate → authenticate → resolve operation → authorize → verify
+ * body → handler → response, with every failure rendered once as S3 error XML and one audit record per
  * request. Runtime-neutral: entries pass in a RuntimeAdapter and a Platform.
  */
 import { Hono, type Context } from 'hono'
+import { requiredAccess } from './auth/actions.js'
+import { evaluate } from './auth/policy.js'
 import type { Principal } from './auth/principal.js'
 import { toHex } from './auth/sigv4/bytes.js'
 import { hasSigV4, verifyPayload, verifyRequest, type SigV4Request } from './auth/sigv4/verify.js'
 import { SECURITY_CODES, type AuditRecord } from './audit.js'
 import type { AppDeps } from './env.js'
 import { S3Error, isS3Error } from './s3/errors.js'
-import type { RequestBody, S3Call } from './s3/handlers/context.js'
+import type { Authorize, RequestBody, S3Call } from './s3/handlers/context.js'
 import { validateBucketName } from './s3/names.js'
 import { resolveOperation, type Operation } from './s3/operations.js'
 import { decodePath, locate, splitTarget } from './s3/request.js'
@@ -94,6 +96,10 @@ async function authenticate(
   if ('methodNotAllowed' in resolved) throw new S3Error('MethodNotAllowed')
   record.operation = resolved.operation
   if (location.bucket !== undefined) validateBucketName(location.bucket)
+  const authorize = authorizer(deps, principal, record)
+  // Before the body is read: a denied upload must not cost us its bytes, as in S3.
+  const access = requiredAccess(resolved.operation, location.bucket, location.key, query)
+  if (access !== 'per-key' && !authorize(access.action, access.resource, access.context)) throw new S3Error('AccessDenied')
   const payload = verifyPayload(deps.adapter.body(c), verified, payloadView(resolved.operation, sigReq), deps.platform)
   const body: RequestBody = { body: payload.body, contentLength: payload.contentLength, checksum: payload.checksum }
   const call: S3Call = {
@@ -106,6 +112,7 @@ async function authenticate(
     headers,
     body,
     principal,
+    authorize,
     onResponseError: (err) => {
       deps.audit.internalError(requestId, err)
       deps.adapter.abortResponse(c, err)
@@ -113,6 +120,19 @@ async function authenticate(
   }
   const resource = '/' + [location.bucket, location.key].filter((p) => p !== undefined).join('/')
   return { call, resource }
+}
+
+/**
+ * The caller's policy check. Every denial marks the audit record as a policy event, including
+ * per-key denials inside a DeleteObjects that itself succeeds, so the log shows what was refused.
+ */
+function authorizer(deps: AppDeps, principal: Principal, record: AuditRecord): Authorize {
+  const policies = deps.policiesFor(principal)
+  return (action, resource, context) => {
+    if (evaluate(policies, { action, resource, context }) === 'allow') return true
+    record.securityEvent = 'policy-denied'
+    return false
+  }
 }
 
 /**
@@ -143,7 +163,8 @@ function errorResponse(err: unknown, deps: AppDeps, requestId: string, method: s
     s3err = new S3Error('InternalError')
   }
   record.errorCode = s3err.code
-  if (SECURITY_CODES.has(s3err.code)) record.securityEvent = 'auth-failure'
+  // A policy denial is already marked as such; other AccessDenied are authentication failures.
+  if (SECURITY_CODES.has(s3err.code)) record.securityEvent ??= 'auth-failure'
   return renderS3Error(s3err, { requestId, resource, method })
 }
 

@@ -5,6 +5,7 @@
  * runtime entry resolves, so container secrets never have to sit in the config file.
  * Errors are plain `Error`s thrown at startup with the path of the offending field.
  */
+import { parsePolicy, PolicyError, type Policy } from './auth/policy.js'
 
 export type SecretRef = string | { file: string } | { env: string }
 
@@ -12,6 +13,8 @@ export interface UserConfig {
   name: string
   groups: string[]
   accessKeys: { id: string; secret: SecretRef; disabled: boolean }[]
+  /** Names from `Config.policies`, checked to exist. */
+  policies: string[]
 }
 
 export type StorageConfig =
@@ -36,6 +39,10 @@ export interface Config {
   plaintextBuckets: string[]
   keyring: { current: string; keys: { id: string; key: SecretRef }[] }
   users: UserConfig[]
+  /** Named policy documents, validated. */
+  policies: Record<string, Policy>
+  /** Group name → the names of its policies; members get them in addition to their own. */
+  groups: Record<string, { policies: string[] }>
   logLevel: string
 }
 
@@ -127,7 +134,39 @@ function keyring(value: unknown): Config['keyring'] {
   return { current, keys }
 }
 
-function users(value: unknown): UserConfig[] {
+function policies(value: unknown): Record<string, Policy> {
+  if (value === undefined) return {}
+  const out: Record<string, Policy> = {}
+  for (const [name, document] of Object.entries(obj(value, 'policies'))) {
+    try {
+      out[name] = parsePolicy(name, document)
+    } catch (err) {
+      if (err instanceof PolicyError) throw new ConfigError(`policies.${name}.${err.path}`, err.problem)
+      throw err
+    }
+  }
+  return out
+}
+
+function policyNames(value: unknown, path: string, known: Record<string, Policy>): string[] {
+  return arr(value, path).map((entry, i) => {
+    const name = str(entry, `${path}[${i}]`)
+    if (!Object.hasOwn(known, name)) throw new ConfigError(`${path}[${i}]`, `no policy named "${name}" in "policies"`)
+    return name
+  })
+}
+
+function groups(value: unknown, known: Record<string, Policy>): Config['groups'] {
+  if (value === undefined) return {}
+  const out: Config['groups'] = {}
+  for (const [name, entry] of Object.entries(obj(value, 'groups'))) {
+    const g = obj(entry, `groups.${name}`)
+    out[name] = { policies: policyNames(g.policies, `groups.${name}.policies`, known) }
+  }
+  return out
+}
+
+function users(value: unknown, known: Record<string, Policy>): UserConfig[] {
   const seenKeys = new Set<string>()
   return arr(value, 'users').map((entry, i) => {
     const u = obj(entry, `users[${i}]`)
@@ -142,8 +181,24 @@ function users(value: unknown): UserConfig[] {
         seenKeys.add(id)
         return { id, secret: secret(k.secret, `${path}.secret`), disabled: bool(k.disabled, `${path}.disabled`, false) }
       }),
+      policies: policyNames(u.policies, `users[${i}].policies`, known),
     }
   })
+}
+
+/**
+ * A user's policies in force: their own, then their groups' (a group without an entry in `groups`
+ * grants nothing). Order does not matter to evaluation; duplicates are dropped.
+ */
+export function effectivePolicies(
+  config: Pick<Config, 'policies' | 'groups'>,
+  user: { groups: string[]; policies: string[] }
+): Policy[] {
+  const names = new Set(user.policies)
+  for (const group of user.groups) {
+    for (const name of Object.hasOwn(config.groups, group) ? config.groups[group]!.policies : []) names.add(name)
+  }
+  return [...names].map((name) => config.policies[name]!)
 }
 
 /**
@@ -156,6 +211,7 @@ export function parseConfig(
 ): Config {
   const d = obj(document, '(top level)')
   const listen = d.listen === undefined ? {} : obj(d.listen, 'listen')
+  const known = policies(d.policies)
   return {
     listen: { host: str(listen.host, 'listen.host', defaults.host), port: port(listen.port, 'listen.port', defaults.port) },
     region: str(d.region, 'region', 'us-east-1'),
@@ -163,7 +219,9 @@ export function parseConfig(
     storage: storage(d.storage, defaults),
     plaintextBuckets: arr(d.plaintextBuckets, 'plaintextBuckets').map((v, i) => str(v, `plaintextBuckets[${i}]`)),
     keyring: keyring(d.keyring),
-    users: users(d.users),
+    users: users(d.users, known),
+    policies: known,
+    groups: groups(d.groups, known),
     logLevel: str(d.logLevel, 'logLevel', defaults.logLevel),
   }
 }

@@ -4,6 +4,8 @@
  * passes them to `createApp`; nothing below reads process.env or imports node:*.
  */
 import type { Context } from 'hono'
+import type { Policy } from './auth/policy.js'
+import type { Principal } from './auth/principal.js'
 import type { CredentialLookup } from './auth/sigv4/verify.js'
 import type { Backend } from './backend/types.js'
 import type { AuditLog } from './audit.js'
@@ -24,6 +26,8 @@ export interface AppDeps {
   backend: Backend
   platform: Platform
   credentials: CredentialLookup
+  /** The policies in force for an authenticated caller; none means it may do nothing. */
+  policiesFor: (principal: Principal) => readonly Policy[]
   adapter: RuntimeAdapter
   audit: AuditLog
   /** The region this endpoint reports (GetBucketLocation, HeadBucket). */

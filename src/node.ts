@@ -12,12 +12,14 @@ import type { Context } from 'hono'
 import pino from 'pino'
 import { createApp } from './app.js'
 import type { AuditLog } from './audit.js'
+import { FULL_ACCESS_DOCUMENT, type Policy } from './auth/policy.js'
+import type { Principal } from './auth/principal.js'
 import { localCredentials, type LocalUser } from './auth/users.js'
 import { createEncryptedBackend } from './backend/encrypted.js'
 import { createFilesystemBackend } from './backend/filesystem.js'
 import { createS3UpstreamBackend } from './backend/s3-upstream.js'
 import type { Backend } from './backend/types.js'
-import { parseConfig, type Config, type SecretRef } from './config.js'
+import { effectivePolicies, parseConfig, type Config, type SecretRef } from './config.js'
 import { createKeyring } from './crypto/keyring.js'
 import type { RuntimeAdapter } from './env.js'
 import { nodePlatform } from './platform/node.js'
@@ -137,7 +139,9 @@ async function embeddedDefault(dataDir: string, log: pino.Logger): Promise<unkno
   return {
     storage: { type: 'disk', dataDir },
     keyring: { current: 'dev', keys: [{ id: 'dev', key: { file: keyFile } }] },
-    users: [{ name: 'dev', accessKeys: [{ id: user.accessKeyId, secret: user.secretAccessKey }] }],
+    // Policies deny by default; the one development user is meant to be able to do everything.
+    policies: { 'full-access': FULL_ACCESS_DOCUMENT },
+    users: [{ name: 'dev', accessKeys: [{ id: user.accessKeyId, secret: user.secretAccessKey }], policies: ['full-access'] }],
     devCredentials: { ...user, credentialsFile },
   }
 }
@@ -183,6 +187,15 @@ async function resolveUsers(config: Config): Promise<LocalUser[]> {
   )
 }
 
+/** Policies by user name (a name listed twice gets both entries' policies). */
+function policyLookup(config: Config): (principal: Principal) => readonly Policy[] {
+  const byUser = new Map<string, Policy[]>()
+  for (const user of config.users) {
+    byUser.set(user.name, [...(byUser.get(user.name) ?? []), ...effectivePolicies(config, user)])
+  }
+  return (principal) => byUser.get(principal.user) ?? []
+}
+
 function pinoAudit(log: pino.Logger): AuditLog {
   return {
     request: (record) => log.info({ ...record, msg: 'request' }),
@@ -208,7 +221,14 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
     devCredentials = embedded.devCredentials
     document = embedded
   }
-  const config = parseConfig(document, defaults)
+  let config: Config
+  try {
+    config = parseConfig(document, defaults)
+  } catch (err) {
+    // Name the file: a startup error should say where to look.
+    if (options.configFile && err instanceof Error) err.message = `${options.configFile}: ${err.message}`
+    throw err
+  }
   if (options.host) config.listen.host = options.host
   if (options.port !== undefined) config.listen.port = options.port
   log.level = config.logLevel
@@ -217,6 +237,7 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
     backend: await buildBackend(config),
     platform: nodePlatform,
     credentials: localCredentials(await resolveUsers(config)),
+    policiesFor: policyLookup(config),
     adapter: nodeAdapter,
     audit: pinoAudit(log),
     region: config.region,

@@ -1,7 +1,7 @@
 /**
  * @module auth/principal
- * Who is calling. Authentication schemes produce a Principal; authorization (later: policies)
- * and the audit log read it. Secrets never live here.
+ * Who is calling. Authentication schemes produce a Principal; authorization (policies looked up by
+ * user and groups) and the audit log read it. Secrets never live here.
  */
 export type AuthMethod = 'sigv4-header' | 'sigv4-presigned' | 'basic' | 'anonymous'
 

@@ -40,11 +40,14 @@ export interface Target {
 }
 
 export interface GatewayConfig extends Record<string, unknown> {
-  users: { name: string; groups: string[]; accessKeys: { id: string; secret: string }[] }[]
+  users: { name: string; groups: string[]; accessKeys: { id: string; secret: string }[]; policies?: string[] }[]
   keyring: { current: string; keys: { id: string; key: string }[] }
 }
 
-/** A config document like README's, with inline secrets and a fresh 32-byte master key. */
+/** Everything: the suites that predate policies exercise S3 behaviour, not authorization. */
+export const FULL_ACCESS_POLICY = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }
+
+/** A config document like README's, with inline secrets, a fresh 32-byte master key and a full-access user. */
 export function gatewayConfig(storage: Record<string, unknown>, extra: Record<string, unknown> = {}): GatewayConfig {
   return {
     region: REGION,
@@ -56,8 +59,10 @@ export function gatewayConfig(storage: Record<string, unknown>, extra: Record<st
         name: 'alice',
         groups: ['staff'],
         accessKeys: [{ id: 'AKS3VEIL' + randomBytes(6).toString('hex').toUpperCase(), secret: randomBytes(30).toString('base64') }],
+        policies: ['full-access'],
       },
     ],
+    policies: { 'full-access': FULL_ACCESS_POLICY },
     logLevel: 'info',
     ...extra,
   }

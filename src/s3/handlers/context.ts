@@ -3,6 +3,7 @@
  * What every S3 handler receives: the located, authenticated request with its verified body.
  * Handlers are plain async functions (call, deps) → Response, testable without a socket.
  */
+import type { PolicyContext } from '../../auth/policy.js'
 import type { Principal } from '../../auth/principal.js'
 import type { Backend } from '../../backend/types.js'
 import type { ByteSource } from '../../platform/types.js'
@@ -18,6 +19,12 @@ export interface RequestBody {
   checksum: Promise<{ algorithm: string; value: string } | undefined>
 }
 
+/**
+ * Whether the caller's policies allow `action` on `resource`. Denials are recorded for the audit log
+ * by the app; handlers decide whether a denial fails the request or one entry of it.
+ */
+export type Authorize = (action: string, resource: string, context?: PolicyContext) => boolean
+
 export interface S3Call {
   requestId: string
   operation: Operation
@@ -28,6 +35,8 @@ export interface S3Call {
   headers: Headers
   body: RequestBody
   principal: Principal
+  /** The request-level check is done before the handler runs; this is for checks inside the request. */
+  authorize: Authorize
   /** Called when a response body fails mid-stream, before the stream errors: the runtime aborts the connection. */
   onResponseError?: (err: unknown) => void
 }
@@ -48,6 +57,11 @@ export function bucketOf(call: S3Call): string {
 export function keyOf(call: S3Call): string {
   if (call.key === undefined) throw new S3Error('InvalidRequest', 'This operation needs an object key.')
   return call.key
+}
+
+/** Fails the request with AccessDenied unless the caller may do `action` on `resource`. */
+export function requireAccess(call: S3Call, action: string, resource: string): void {
+  if (!call.authorize(action, resource)) throw new S3Error('AccessDenied')
 }
 
 /** Reads a small request body (XML documents) into text, refusing more than `limit` bytes. */

@@ -14,7 +14,8 @@ import type { ByteRange, Conditions, ObjectMetadata } from '../../backend/types.
 import { S3Error } from '../errors.js'
 import { validateBucketName, validateObjectKey } from '../names.js'
 import { contentHeadersFromRequest, xmlResponse } from '../responses.js'
-import { bucketOf, keyOf, readSmallBody, type Handler, type S3Call } from './context.js'
+import { objectArn } from '../../auth/actions.js'
+import { bucketOf, keyOf, readSmallBody, requireAccess, type Handler, type S3Call } from './context.js'
 import { userMetadataFromRequest } from './object.js'
 
 export interface CopySource {
@@ -69,10 +70,17 @@ function sourceConditions(headers: Headers): Conditions | undefined {
   return Object.values(conditions).some((v) => v !== undefined) ? conditions : undefined
 }
 
+/**
+ * The copy source, which the caller must be allowed to read: a copy is a read of the source and a
+ * write of the destination (the write is checked before the handler runs).
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html#API_CopyObject_RequestSyntax
+ */
 function copySourceOf(call: S3Call): CopySource {
   const header = call.headers.get('x-amz-copy-source')
   if (!header) throw invalidCopySource('Copy Source must mention the source bucket and key: sourcebucket/sourcekey', '')
-  return parseCopySource(header)
+  const source = parseCopySource(header)
+  requireAccess(call, 's3:GetObject', objectArn(source.bucket, source.key))
+  return source
 }
 
 export const copyObject: Handler = async (call, { backend }) => {

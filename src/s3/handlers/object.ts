@@ -1,9 +1,11 @@
 /**
  * @module s3/handlers/object
  * PutObject, GetObject, HeadObject (ranges, and `partNumber` reads of one part), DeleteObject, DeleteObjects.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
  */
+import { objectArn } from '../../auth/actions.js'
 import { MAX_PART_NUMBER } from '../../backend/multipart.js'
 import type { Conditions, HeadObjectOutput, ObjectMetadata } from '../../backend/types.js'
 import { S3Error } from '../errors.js'
@@ -182,9 +184,16 @@ export const deleteObjects: Handler = async (call, { backend }) => {
     if (key === undefined || key === '') throw new S3Error('MalformedXML')
     return key
   })
-  const result = await backend.deleteObjects(bucket, keys)
+  // Each key is its own s3:DeleteObject: denied keys are reported in the result, the rest deleted.
+  const denied = keys.filter((key) => !call.authorize('s3:DeleteObject', objectArn(bucket, key)))
+  const deniedSet = new Set(denied)
+  const allowed = keys.filter((key) => !deniedSet.has(key))
+  const result = allowed.length > 0 ? await backend.deleteObjects(bucket, allowed) : { deleted: [], errors: [] }
   return xmlResponse('DeleteResult', {
     Deleted: quiet ? [] : result.deleted.map((key) => ({ Key: key })),
-    Error: result.errors.map((e) => ({ Key: e.key, Code: e.code, Message: e.message })),
+    Error: [
+      ...denied.map((key) => ({ Key: key, Code: 'AccessDenied', Message: 'Access Denied' })),
+      ...result.errors.map((e) => ({ Key: e.key, Code: e.code, Message: e.message })),
+    ],
   })
 }

@@ -1,0 +1,40 @@
+/** @module config.test */
+import { describe, expect, it } from 'vitest'
+import { evaluate } from './auth/policy.js'
+import { effectivePolicies, parseConfig } from './config.js'
+
+const DEFAULTS = { host: '127.0.0.1', port: 0, dataDir: '/tmp/x', logLevel: 'info' }
+const ALL = { Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }
+const READ = { Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' }] }
+
+function config(extra: Record<string, unknown>) {
+  return parseConfig({ keyring: { keys: [{ id: 'k', key: 'x' }] }, ...extra }, DEFAULTS)
+}
+
+describe('policies in the config', () => {
+  it("a user's policies are their own plus their groups'", () => {
+    const c = config({
+      policies: { all: ALL, read: READ },
+      groups: { staff: { policies: ['all'] }, readers: { policies: ['read'] } },
+      users: [
+        { name: 'a', groups: ['readers', 'undeclared'], accessKeys: [], policies: [] },
+        { name: 'b', groups: ['staff'], accessKeys: [], policies: ['read'] },
+        { name: 'c', accessKeys: [] },
+      ],
+    })
+    const names = c.users.map((u) => effectivePolicies(c, u).map((p) => p.name))
+    expect(names).toEqual([['read'], ['read', 'all'], []])
+    const put = { action: 's3:PutObject', resource: 'arn:aws:s3:::b/k' }
+    expect(c.users.map((u) => evaluate(effectivePolicies(c, u), put))).toEqual(['deny', 'allow', 'deny'])
+  })
+
+  const errors: [string, Record<string, unknown>, string][] = [
+    ['unknown policy on a user', { policies: { read: READ }, users: [{ name: 'a', accessKeys: [], policies: ['write'] }] }, 'config: users[0].policies[0]: no policy named "write"'],
+    ['unknown policy on a group', { groups: { g: { policies: ['nope'] } } }, 'config: groups.g.policies[0]: no policy named "nope"'],
+    ['malformed document', { policies: { read: { Statement: [{ Effect: 'Allow', Action: 's3:GetObject' }] } } }, 'config: policies.read.Statement[0].Resource: is required'],
+    ['policies not an object', { policies: [] }, 'config: policies: must be an object'],
+  ]
+  it.each(errors)('%s is a startup error naming the path', (_name, extra, message) => {
+    expect(() => config(extra)).toThrow(message)
+  })
+})
