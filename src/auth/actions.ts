@@ -49,6 +49,8 @@ export function requiredAccess(
     case 'GetObject':
     case 'HeadObject':
       return onObject('s3:GetObject')
+    case 'GetObjectTagging':
+      return onObject('s3:GetObjectTagging')
     case 'PutObject':
     case 'CopyObject':
     case 'CreateMultipartUpload':

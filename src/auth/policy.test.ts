@@ -104,6 +104,7 @@ describe('requiredAccess', () => {
     ['DeleteBucket', 'b', undefined, '', { action: 's3:DeleteBucket', resource: 'arn:aws:s3:::b' }],
     ['GetObject', 'b', 'a/k', '', { action: 's3:GetObject', resource: 'arn:aws:s3:::b/a/k' }],
     ['HeadObject', 'b', 'k', '', { action: 's3:GetObject', resource: 'arn:aws:s3:::b/k' }],
+    ['GetObjectTagging', 'b', 'k', 'tagging', { action: 's3:GetObjectTagging', resource: 'arn:aws:s3:::b/k' }],
     ['PutObject', 'b', 'k', '', { action: 's3:PutObject', resource: 'arn:aws:s3:::b/k' }],
     ['CopyObject', 'b', 'k', '', { action: 's3:PutObject', resource: 'arn:aws:s3:::b/k' }],
     ['CreateMultipartUpload', 'b', 'k', 'uploads', { action: 's3:PutObject', resource: 'arn:aws:s3:::b/k' }],

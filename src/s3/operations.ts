@@ -28,6 +28,7 @@ export type Operation =
   | 'AbortMultipartUpload'
   | 'ListParts'
   | 'ListMultipartUploads'
+  | 'GetObjectTagging'
 
 export type Resolved = { operation: Operation } | { unsupported: string } | { methodNotAllowed: true }
 
@@ -41,6 +42,11 @@ const UNSERVED_SUBRESOURCES = [
 ]
 
 export function resolveOperation(method: string, bucket: string | undefined, key: string | undefined, query: URLSearchParams, headers: Headers): Resolved {
+  // Tags cannot be written through the gateway, so reading them is answerable: aws-cli reads the
+  // source's tags before copying a large object between buckets.
+  if (method.toUpperCase() === 'GET' && bucket !== undefined && key !== undefined && query.has('tagging')) {
+    return { operation: 'GetObjectTagging' }
+  }
   const unserved = UNSERVED_SUBRESOURCES.find((name) => query.has(name))
   if (unserved) return { unsupported: unserved }
   const m = method.toUpperCase()

@@ -7,7 +7,7 @@ import type { Operation } from './operations.js'
 import type { Handler } from './handlers/context.js'
 import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './handlers/bucket.js'
 import { listObjectsV1, listObjectsV2 } from './handlers/list.js'
-import { deleteObject, deleteObjects, getObject, headObject, putObject } from './handlers/object.js'
+import { deleteObject, deleteObjects, getObject, getObjectTagging, headObject, putObject } from './handlers/object.js'
 import {
   abortMultipartUpload,
   completeMultipartUpload,
@@ -29,6 +29,7 @@ const HANDLERS: Partial<Record<Operation, Handler>> = {
   PutObject: putObject,
   GetObject: getObject,
   HeadObject: headObject,
+  GetObjectTagging: getObjectTagging,
   DeleteObject: deleteObject,
   DeleteObjects: deleteObjects,
   CreateMultipartUpload: createMultipartUpload,

@@ -21,6 +21,7 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
@@ -499,6 +500,27 @@ for (const kind of BACKENDS) {
       await aws(dir, ...selfArgs, '--metadata-directive', 'REPLACE', '--content-type', 'text/csv; charset=utf-8', '--metadata', 'k=w')
       const after = JSON.parse((await aws(dir, 's3api', 'head-object', '--bucket', bucket, '--key', 'bh41/cli-dst.csv')).stdout) as { ContentType: string; Metadata: Record<string, string> }
       expect(after).toMatchObject({ ContentType: 'text/csv; charset=utf-8', Metadata: { k: 'w' } })
+    })
+
+    it.skipIf(!haveAws)('aws s3 cp of a multipart object between buckets reads the source tags (none) and copies it', async () => {
+      const dir = await workdir('tags-cli')
+      const data = randomBytes(12 * 1024 * 1024 + 5)
+      await writeFile(join(dir, 'big.bin'), data)
+      const other = t.bucketName('compat-dst')
+      await s3.send(new CreateBucketCommand({ Bucket: other }))
+      await aws(dir, 's3', 'cp', '--only-show-errors', join(dir, 'big.bin'), `s3://${bucket}/tags/big.bin`)
+      // For large objects aws-cli copies part by part and first asks for the source's tags.
+      await aws(dir, 's3', 'cp', '--only-show-errors', `s3://${bucket}/tags/big.bin`, `s3://${other}/big.bin`)
+      await aws(dir, 's3', 'cp', '--only-show-errors', `s3://${other}/big.bin`, join(dir, 'back.bin'))
+      expect((await readFile(join(dir, 'back.bin'))).equals(data)).toBe(true)
+      const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: other, Key: 'big.bin' }))
+      expect(tags.TagSet ?? []).toEqual([])
+      // Tags cannot be written, so the empty answer stays true: a PUT asking for tags is refused and stores nothing.
+      await expect(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tags/tagged', Body: 'x', Tagging: 'a=b' }))).rejects.toMatchObject({
+        name: 'NotImplemented',
+      })
+      await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'tags/tagged' }))).rejects.toMatchObject({ name: 'NotFound' })
+      await expect(s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'tags/missing' }))).rejects.toMatchObject({ name: 'NoSuchKey' })
     })
   })
 }

@@ -87,6 +87,9 @@ export const copyObject: Handler = async (call, { backend }) => {
   const bucket = bucketOf(call)
   const key = keyOf(call)
   validateObjectKey(key)
+  if ((call.headers.get('x-amz-tagging-directive') ?? 'COPY').toUpperCase() === 'REPLACE') {
+    throw new S3Error('NotImplemented', 'Object tagging is not supported by this gateway.')
+  }
   const source = copySourceOf(call)
   const directive = (call.headers.get('x-amz-metadata-directive') ?? 'COPY').toUpperCase()
   if (directive !== 'COPY' && directive !== 'REPLACE') {

@@ -19,7 +19,7 @@ import { validateObjectKey } from '../names.js'
 import { contentHeadersFromRequest, urlEncodeListingValue, xmlResponse } from '../responses.js'
 import { childText, children, parseXml } from '../xml.js'
 import { bucketOf, keyOf, readSmallBody, type S3Call, type Handler } from './context.js'
-import { userMetadataFromRequest } from './object.js'
+import { rejectUnsupportedHeaders, userMetadataFromRequest } from './object.js'
 
 /** 10000 parts with checksums stay well under this. */
 const MAX_COMPLETE_BODY = 4 * 1024 * 1024
@@ -60,9 +60,7 @@ export const createMultipartUpload: Handler = async (call, { backend }) => {
   const bucket = bucketOf(call)
   const key = keyOf(call)
   validateObjectKey(key)
-  if (call.headers.has('x-amz-server-side-encryption-customer-algorithm')) {
-    throw new S3Error('NotImplemented', 'Server-side encryption with customer keys is not supported by this gateway.')
-  }
+  rejectUnsupportedHeaders(call.headers)
   // The request has no body worth keeping, but it must be consumed for its signature to be verified.
   await readSmallBody(call.body.body, 64 * 1024)
   const metadata: ObjectMetadata = { headers: contentHeadersFromRequest(call.headers), user: userMetadataFromRequest(call.headers) }

@@ -42,7 +42,15 @@ function metadataFromRequest(headers: Headers): ObjectMetadata {
   return { headers: contentHeadersFromRequest(headers), user: userMetadataFromRequest(headers) }
 }
 
-function rejectUnsupportedHeaders(headers: Headers): void {
+/** The object's tags: always none, since tag writes (x-amz-tagging, PutObjectTagging) are refused. */
+export const getObjectTagging: Handler = async (call, { backend }) => {
+  await backend.headObject(bucketOf(call), keyOf(call))
+  return xmlResponse('Tagging', { TagSet: '' })
+}
+
+/** Write options the gateway cannot honour; refused rather than silently dropped. */
+export function rejectUnsupportedHeaders(headers: Headers): void {
+  if (headers.has('x-amz-tagging')) throw new S3Error('NotImplemented', 'Object tagging is not supported by this gateway.')
   if (headers.has('x-amz-server-side-encryption-customer-algorithm')) {
     throw new S3Error('NotImplemented', 'Server-side encryption with customer keys is not supported by this gateway.')
   }
