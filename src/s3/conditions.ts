@@ -67,3 +67,23 @@ function notModified(etag: string, lastModified: Date): S3Error {
     headers: { etag, 'last-modified': lastModified.toUTCString() },
   })
 }
+
+function httpDate(value: string | null): Date | undefined {
+  if (value === null) return undefined
+  const time = Date.parse(value)
+  return Number.isNaN(time) ? undefined : new Date(time)
+}
+
+/**
+ * Reads If-Match / If-None-Match / If-Modified-Since / If-Unmodified-Since, or their copy-source
+ * forms with `prefix` 'x-amz-copy-source-'. Unparseable dates are ignored, as HTTP says.
+ */
+export function conditionsFromHeaders(headers: Headers, prefix = ''): Conditions | undefined {
+  const conditions: Conditions = {
+    ifMatch: headers.get(`${prefix}if-match`) ?? undefined,
+    ifNoneMatch: headers.get(`${prefix}if-none-match`) ?? undefined,
+    ifModifiedSince: httpDate(headers.get(`${prefix}if-modified-since`)),
+    ifUnmodifiedSince: httpDate(headers.get(`${prefix}if-unmodified-since`)),
+  }
+  return Object.values(conditions).some((v) => v !== undefined) ? conditions : undefined
+}

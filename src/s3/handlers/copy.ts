@@ -10,7 +10,8 @@
  */
 import { checkSourceConditions } from '../../backend/copy.js'
 import { MAX_PART_NUMBER, MAX_PART_SIZE, noSuchUpload } from '../../backend/multipart.js'
-import type { ByteRange, Conditions, ObjectMetadata } from '../../backend/types.js'
+import type { ByteRange, ObjectMetadata } from '../../backend/types.js'
+import { conditionsFromHeaders } from '../conditions.js'
 import { S3Error } from '../errors.js'
 import { validateBucketName, validateObjectKey } from '../names.js'
 import { contentHeadersFromRequest, xmlResponse } from '../responses.js'
@@ -54,22 +55,6 @@ export function parseCopySource(header: string): CopySource {
   return source
 }
 
-function httpDate(value: string | null): Date | undefined {
-  if (value === null) return undefined
-  const time = Date.parse(value)
-  return Number.isNaN(time) ? undefined : new Date(time)
-}
-
-function sourceConditions(headers: Headers): Conditions | undefined {
-  const conditions: Conditions = {
-    ifMatch: headers.get('x-amz-copy-source-if-match') ?? undefined,
-    ifNoneMatch: headers.get('x-amz-copy-source-if-none-match') ?? undefined,
-    ifModifiedSince: httpDate(headers.get('x-amz-copy-source-if-modified-since')),
-    ifUnmodifiedSince: httpDate(headers.get('x-amz-copy-source-if-unmodified-since')),
-  }
-  return Object.values(conditions).some((v) => v !== undefined) ? conditions : undefined
-}
-
 /**
  * The copy source, which the caller must be allowed to read: a copy is a read of the source and a
  * write of the destination (the write is checked before the handler runs).
@@ -109,7 +94,8 @@ export const copyObject: Handler = async (call, { backend }) => {
     directive === 'REPLACE'
       ? { headers: contentHeadersFromRequest(call.headers), user: userMetadataFromRequest(call.headers) }
       : undefined
-  const result = await backend.copyObject({ source, bucket, key, metadata, sourceConditions: sourceConditions(call.headers) })
+  const sourceConditions = conditionsFromHeaders(call.headers, 'x-amz-copy-source-')
+  const result = await backend.copyObject({ source, bucket, key, metadata, sourceConditions })
   return xmlResponse('CopyObjectResult', { LastModified: result.lastModified.toISOString(), ETag: result.etag })
 }
 
@@ -146,7 +132,7 @@ export const uploadPartCopy: Handler = async (call, { backend }) => {
   const source = copySourceOf(call)
   await readSmallBody(call.body.body, 64 * 1024)
   const info = await backend.headObject(source.bucket, source.key)
-  checkSourceConditions(sourceConditions(call.headers), info.etag, info.lastModified)
+  checkSourceConditions(conditionsFromHeaders(call.headers, 'x-amz-copy-source-'), info.etag, info.lastModified)
   const rangeHeader = call.headers.get('x-amz-copy-source-range')
   const range = rangeHeader === null ? undefined : parseCopySourceRange(rangeHeader, info.size)
   const length = range ? range.end - range.start + 1 : info.size

@@ -7,7 +7,8 @@
  */
 import { objectArn } from '../../auth/actions.js'
 import { MAX_PART_NUMBER } from '../../backend/multipart.js'
-import type { Conditions, HeadObjectOutput, ObjectMetadata } from '../../backend/types.js'
+import type { HeadObjectOutput, ObjectMetadata } from '../../backend/types.js'
+import { conditionsFromHeaders } from '../conditions.js'
 import { S3Error } from '../errors.js'
 import { validateObjectKey } from '../names.js'
 import { contentRangeHeader, parseRangeHeader, resolveRange } from '../range.js'
@@ -54,22 +55,6 @@ export function rejectUnsupportedHeaders(headers: Headers): void {
   if (headers.has('x-amz-server-side-encryption-customer-algorithm')) {
     throw new S3Error('NotImplemented', 'Server-side encryption with customer keys is not supported by this gateway.')
   }
-}
-
-function httpDate(value: string | null): Date | undefined {
-  if (value === null) return undefined
-  const time = Date.parse(value)
-  return Number.isNaN(time) ? undefined : new Date(time)
-}
-
-function readConditions(headers: Headers): Conditions | undefined {
-  const conditions: Conditions = {
-    ifMatch: headers.get('if-match') ?? undefined,
-    ifNoneMatch: headers.get('if-none-match') ?? undefined,
-    ifModifiedSince: httpDate(headers.get('if-modified-since')),
-    ifUnmodifiedSince: httpDate(headers.get('if-unmodified-since')),
-  }
-  return Object.values(conditions).some((v) => v !== undefined) ? conditions : undefined
 }
 
 function checksumHeaders(checksum: { algorithm: string; value: string } | undefined): Record<string, string> {
@@ -145,7 +130,7 @@ export const getObject: Handler = async (call, { backend }) => {
     key,
     range: partNumber === undefined ? parseRangeHeader(call.headers.get('range')) : undefined,
     partNumber,
-    conditions: readConditions(call.headers),
+    conditions: conditionsFromHeaders(call.headers),
   })
   const headers = objectHeaders(result, call.query)
   const status = lengthHeaders(headers, result)
@@ -156,7 +141,7 @@ export const headObject: Handler = async (call, { backend }) => {
   const bucket = bucketOf(call)
   const key = keyOf(call)
   const partNumber = partNumberOf(call)
-  const info = await backend.headObject(bucket, key, readConditions(call.headers), partNumber)
+  const info = await backend.headObject(bucket, key, conditionsFromHeaders(call.headers), partNumber)
   const range = partNumber === undefined ? parseRangeHeader(call.headers.get('range')) : undefined
   const shown = range ? { ...info, range: resolveRange(range, info.size) } : info
   const headers = objectHeaders(shown, call.query)
