@@ -52,6 +52,8 @@ import {
   UploadPartCommand,
   type BucketLocationConstraint,
   type GetObjectCommandOutput,
+  type PutObjectCommandOutput,
+  type UploadPartCommandOutput,
   type HeadObjectCommandOutput,
 } from '@aws-sdk/client-s3'
 import type { ByteSource } from '../platform/types.js'
@@ -468,6 +470,35 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
     }
   }
 
+  /**
+   * Sends a command whose body streams from `source` (exactly `length` bytes, the last chunk held
+   * back). pipe() leaves the request open when its source fails, so a body error aborts the request:
+   * the connection closes mid-body and the upstream drops the partial object. The body's own error
+   * wins over the abort (or whatever else) it caused.
+   */
+  async function sendStreaming<T>(
+    subject: Subject,
+    source: ByteSource,
+    length: number,
+    commandFor: (body: Readable) => { middlewareStack: unknown }
+  ): Promise<T> {
+    let bodyError: { error: unknown } | undefined
+    const abort = new AbortController()
+    const stream = Readable.from(exactly(source, length), { objectMode: false })
+    stream.on('error', (error) => {
+      bodyError ??= { error }
+      abort.abort()
+    })
+    try {
+      return (await client.send(commandFor(stream) as Parameters<typeof client.send>[0], { abortSignal: abort.signal })) as T
+    } catch (err) {
+      if (bodyError) throw bodyError.error
+      throw toS3Error(err, subject)
+    } finally {
+      stream.destroy()
+    }
+  }
+
   /** HEAD without conditions; undefined when the key does not exist. */
   async function currentObject(bucket: string, key: string): Promise<ObjectInfo | undefined> {
     try {
@@ -593,30 +624,17 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
 
   /** A part's body streams as putObject's does: exact length, last chunk held back, body error wins. */
   async function uploadPart(input: UploadPartInput): Promise<UploadPartOutput> {
-    let bodyError: { error: unknown } | undefined
-    const abort = new AbortController()
-    const stream = Readable.from(exactly(input.body, input.contentLength), { objectMode: false })
-    stream.on('error', (error) => {
-      bodyError ??= { error }
-      abort.abort()
-    })
-    const command = new UploadPartCommand({
-      Bucket: input.bucket,
-      Key: input.key,
-      UploadId: input.uploadId,
-      PartNumber: input.partNumber,
-      Body: stream,
-      ContentLength: input.contentLength,
-    })
-    try {
-      const out = await client.send(command, { abortSignal: abort.signal })
-      return { etag: quoteEtag(out.ETag) }
-    } catch (err) {
-      if (bodyError) throw bodyError.error
-      throw toS3Error(err, 'upload')
-    } finally {
-      stream.destroy()
-    }
+    const out = await sendStreaming<UploadPartCommandOutput>('upload', input.body, input.contentLength, (body) =>
+      new UploadPartCommand({
+        Bucket: input.bucket,
+        Key: input.key,
+        UploadId: input.uploadId,
+        PartNumber: input.partNumber,
+        Body: body,
+        ContentLength: input.contentLength,
+      })
+    )
+    return { etag: quoteEtag(out.ETag) }
   }
 
   /** Whether the upload still exists upstream (to explain an upstream's unhelpful failure). */
@@ -866,37 +884,22 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
         // goes unnoticed.
         checkWriteConditions(conditions, await currentObject(bucket, key))
       }
-      let bodyError: { error: unknown } | undefined
-      const abort = new AbortController()
-      const stream = Readable.from(exactly(input.body, input.contentLength), { objectMode: false })
-      // pipe() leaves the request open when its source fails; aborting closes the connection
-      // mid-body, so the upstream drops the partial object.
-      stream.on('error', (error) => {
-        bodyError ??= { error }
-        abort.abort()
+      const out = await sendStreaming<PutObjectCommandOutput>('object', input.body, input.contentLength, (body) => {
+        const command = new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          ContentLength: input.contentLength,
+          ...sdkMetadata(metadata),
+          // Unquoted on purpose: RGW (and DigitalOcean Spaces, RGW-based) compare a PUT's If-Match with the
+          // bare ETag and refuse the quoted form; AWS accepts both. If-None-Match on PUT is only ever `*`.
+          IfMatch: singleTag(conditions?.ifMatch)?.slice(1, -1),
+          IfNoneMatch: conditions?.ifNoneMatch?.trim() === '*' ? '*' : undefined,
+        })
+        sendRawExpires(command, metadata.headers.expires)
+        return command
       })
-      const command = new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: stream,
-        ContentLength: input.contentLength,
-        ...sdkMetadata(metadata),
-        // Unquoted on purpose: RGW (and DigitalOcean Spaces, RGW-based) compare a PUT's If-Match with the
-        // bare ETag and refuse the quoted form; AWS accepts both. If-None-Match on PUT is only ever `*`.
-        IfMatch: singleTag(conditions?.ifMatch)?.slice(1, -1),
-        IfNoneMatch: conditions?.ifNoneMatch?.trim() === '*' ? '*' : undefined,
-      })
-      sendRawExpires(command, metadata.headers.expires)
-      try {
-        const out = await client.send(command, { abortSignal: abort.signal })
-        return { etag: quoteEtag(out.ETag) }
-      } catch (err) {
-        // The body's own failure wins over the abort (or whatever else) it caused.
-        if (bodyError) throw bodyError.error
-        throw toS3Error(err, 'object')
-      } finally {
-        stream.destroy()
-      }
+      return { etag: quoteEtag(out.ETag) }
     },
 
     async deleteObject(bucket, key) {
