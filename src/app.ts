@@ -6,10 +6,17 @@
  */
 import { Hono, type Context } from 'hono'
 import { requiredAccess } from './auth/actions.js'
+import { BasicAuthFailed, hasBasic, parseBasic } from './auth/basic.js'
 import { evaluate } from './auth/policy.js'
 import type { Principal } from './auth/principal.js'
 import { toHex } from './auth/sigv4/bytes.js'
-import { hasSigV4, verifyPayload, verifyRequest, type SigV4Request } from './auth/sigv4/verify.js'
+import {
+  hasSigV4,
+  verifyPayload,
+  verifyRequest,
+  type SigV4Request,
+  type VerifiedRequest,
+} from './auth/sigv4/verify.js'
 import { SECURITY_CODES, type AuditRecord } from './audit.js'
 import type { AppDeps } from './env.js'
 import { S3Error, isS3Error } from './s3/errors.js'
@@ -22,6 +29,8 @@ import { handlerFor } from './s3/routes.js'
 
 /** Reserved for operations endpoints: no bucket name can start with '-'. */
 export const OPS_PREFIX = '/-/'
+
+const BASIC_CHALLENGE = 'Basic realm="s3veil", charset="UTF-8"'
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono()
@@ -44,6 +53,7 @@ export function createApp(deps: AppDeps): Hono {
       }
     } catch (err) {
       response = errorResponse(err, deps, requestId, c.req.method, resource, record)
+      if (deps.basic && challenges(err)) response = challenge(response)
     }
     response.headers.set('x-amz-request-id', requestId)
     response.headers.set('x-amz-id-2', requestId)
@@ -70,19 +80,25 @@ async function authenticate(
   const query = new URLSearchParams(target.rawQuery)
   let location = locate(decodePath(target.rawPath), headers.get('host'), deps.virtualHostDomains)
   Object.assign(record, { bucket: location.bucket, key: location.key })
-  if (!hasSigV4(sigReq)) {
-    if (isSigV2(headers, query)) {
-      // What S3 answers in regions that only take SigV4 (aws-cli v1's `s3 presign` still makes V2 URLs).
-      throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.')
+  let verified: VerifiedRequest
+  let principal: Principal
+  if (hasSigV4(sigReq)) {
+    verified = await verifyRequest(sigReq, { lookup: deps.credentials, platform: deps.platform, now: at })
+    // The signature decides how an ambiguous path reads ('+' as plus or as space).
+    location = locate(verified.path, headers.get('host'), deps.virtualHostDomains)
+    principal = {
+      ...(verified.credential.principal as Principal),
+      method: verified.presigned ? 'sigv4-presigned' : 'sigv4-header',
     }
-    throw new S3Error('AccessDenied', 'Anonymous access is not allowed.')
-  }
-  const verified = await verifyRequest(sigReq, { lookup: deps.credentials, platform: deps.platform, now: at })
-  // The signature decides how an ambiguous path reads ('+' as plus or as space).
-  location = locate(verified.path, headers.get('host'), deps.virtualHostDomains)
-  const principal: Principal = {
-    ...(verified.credential.principal as Principal),
-    method: verified.presigned ? 'sigv4-presigned' : 'sigv4-header',
+  } else if (deps.basic && hasBasic(headers)) {
+    record.authMethod = 'basic'
+    principal = await deps.basic.authenticate(parseBasic(headers), record.client)
+    verified = unsignedBody(principal)
+  } else if (isSigV2(headers, query)) {
+    // What S3 answers in regions that only take SigV4 (aws-cli v1's `s3 presign` still makes V2 URLs).
+    throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.')
+  } else {
+    throw new AnonymousDenied()
   }
   Object.assign(record, {
     bucket: location.bucket,
@@ -120,6 +136,44 @@ async function authenticate(
   }
   const resource = '/' + [location.bucket, location.key].filter((p) => p !== undefined).join('/')
   return { call, resource }
+}
+
+/**
+ * What the body verifier needs for a Basic request: nothing signs its body, so it runs in SigV4's
+ * UNSIGNED-PAYLOAD mode, which still checks Content-Length, Content-MD5 and x-amz-checksum-*. The
+ * signing fields are only read by the aws-chunked modes, which this one never selects.
+ */
+function unsignedBody(principal: Principal): VerifiedRequest {
+  return {
+    credential: { accessKeyId: '', secretAccessKey: '', principal },
+    path: '',
+    payload: 'unsigned',
+    presigned: false,
+    scope: { accessKeyId: '', date: '', region: '', service: 's3', scope: '' },
+    signing: { key: new Uint8Array(0), amzDate: '', scope: '', seedSignature: '' },
+  }
+}
+
+/**
+ * Where Basic is enabled, an anonymous request or failed Basic credentials get a 401 challenge (RFC
+ * 9110 11.6.1) so browsers and curl --anyauth know to send credentials; a denial by policy, or any
+ * request signed with SigV4, keeps S3's 403.
+ */
+function challenges(err: unknown): boolean {
+  return err instanceof BasicAuthFailed || err instanceof AnonymousDenied
+}
+
+/** A request with no credentials of a scheme the gateway takes. */
+class AnonymousDenied extends S3Error {
+  constructor() {
+    super('AccessDenied', 'Anonymous access is not allowed.')
+  }
+}
+
+function challenge(response: Response): Response {
+  const headers = new Headers(response.headers)
+  headers.set('www-authenticate', BASIC_CHALLENGE)
+  return new Response(response.body, { status: 401, headers })
 }
 
 /**

@@ -3,11 +3,14 @@
  * `s3veil [serve] [options]`: the command-line front of the Node entry.
  */
 import { parseArgs } from 'node:util'
+import { hashPassword } from './auth/password.js'
 import { startGateway } from './node.js'
 
 const HELP = `Usage: s3veil [serve] [options]
+       s3veil hash-password < password-file
 
-Runs the s3veil S3-compatible encrypting gateway.
+Runs the s3veil S3-compatible encrypting gateway. "hash-password" reads a password from standard
+input (one line) and prints the hash to put in a user's "password" field for HTTP Basic.
 
 Without --config it runs on its embedded default: objects on local disk under the data
 directory, a development master key and a development user generated on first start, and an
@@ -40,6 +43,15 @@ async function main(argv: string[]): Promise<void> {
   const command = positionals[0] ?? 'serve'
   if (values.help || command === 'help') {
     process.stdout.write(HELP)
+    return
+  }
+  if (command === 'hash-password') {
+    // From stdin, not an argument: arguments end up in shell history and process listings.
+    const chunks: Buffer[] = []
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+    const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
+    if (password === '') throw new Error('hash-password: no password on standard input')
+    process.stdout.write((await hashPassword(password)) + '\n')
     return
   }
   if (command !== 'serve') throw new Error(`unknown command "${command}" (try --help)`)

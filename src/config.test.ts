@@ -28,11 +28,20 @@ describe('policies in the config', () => {
     expect(c.users.map((u) => evaluate(effectivePolicies(c, u), put))).toEqual(['deny', 'allow', 'deny'])
   })
 
+  it('Basic is off by default; LDAP fields get their defaults', () => {
+    const c = config({ ldap: { url: 'ldap://h', bindDN: 'cn=ro', bindPassword: { env: 'PW' }, userBase: 'ou=people' } })
+    expect(c.basicAuth).toEqual({ enabled: false, failureBurst: 10, failureRefillPerMinute: 10 })
+    expect(c.ldap).toMatchObject({ userFilter: '(uid={username})', groupAttribute: 'memberOf', timeoutMs: 3000, cacheTtlSeconds: 60 })
+  })
+
   const errors: [string, Record<string, unknown>, string][] = [
     ['unknown policy on a user', { policies: { read: READ }, users: [{ name: 'a', accessKeys: [], policies: ['write'] }] }, 'config: users[0].policies[0]: no policy named "write"'],
     ['unknown policy on a group', { groups: { g: { policies: ['nope'] } } }, 'config: groups.g.policies[0]: no policy named "nope"'],
     ['malformed document', { policies: { read: { Statement: [{ Effect: 'Allow', Action: 's3:GetObject' }] } } }, 'config: policies.read.Statement[0].Resource: is required'],
     ['policies not an object', { policies: [] }, 'config: policies: must be an object'],
+    ['basicAuth.enabled not a boolean', { basicAuth: { enabled: 'yes' } }, 'config: basicAuth.enabled: must be true or false'],
+    ['ldap url of another scheme', { ldap: { url: 'http://x', bindDN: 'a', bindPassword: 'b', userBase: 'c' } }, 'config: ldap.url: must start with ldap://'],
+    ['ldap filter without the user name', { ldap: { url: 'ldap://x', bindDN: 'a', bindPassword: 'b', userBase: 'c', userFilter: '(uid=*)' } }, 'config: ldap.userFilter: must contain {username}'],
   ]
   it.each(errors)('%s is a startup error naming the path', (_name, extra, message) => {
     expect(() => config(extra)).toThrow(message)

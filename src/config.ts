@@ -13,6 +13,8 @@ export interface UserConfig {
   name: string
   groups: string[]
   accessKeys: { id: string; secret: SecretRef; disabled: boolean }[]
+  /** For HTTP Basic: a hash made by `s3veil hash-password` (never the password itself). */
+  password?: SecretRef
   /** Names from `Config.policies`, checked to exist. */
   policies: string[]
 }
@@ -31,6 +33,23 @@ export type StorageConfig =
       caBundle?: string
     }
 
+/** A directory for HTTP Basic users; see auth/ldap.ts for the meaning of each field. */
+export interface LdapConfig {
+  url: string
+  bindDN: string
+  bindPassword: SecretRef
+  userBase: string
+  userFilter: string
+  groupAttribute: string
+  groupBase?: string
+  groupFilter: string
+  startTLS: boolean
+  /** PEM CA bundle for ldaps:// or StartTLS. */
+  caFile?: string
+  timeoutMs: number
+  cacheTtlSeconds: number
+}
+
 export interface Config {
   listen: { host: string; port: number }
   region: string
@@ -43,6 +62,9 @@ export interface Config {
   policies: Record<string, Policy>
   /** Group name → the names of its policies; members get them in addition to their own. */
   groups: Record<string, { policies: string[] }>
+  /** HTTP Basic on the S3 paths; off by default (passwords cross the wire with every request). */
+  basicAuth: { enabled: boolean; failureBurst: number; failureRefillPerMinute: number }
+  ldap?: LdapConfig
   logLevel: string
 }
 
@@ -181,9 +203,51 @@ function users(value: unknown, known: Record<string, Policy>): UserConfig[] {
         seenKeys.add(id)
         return { id, secret: secret(k.secret, `${path}.secret`), disabled: bool(k.disabled, `${path}.disabled`, false) }
       }),
+      password: optionalSecret(u.password, `users[${i}].password`),
       policies: policyNames(u.policies, `users[${i}].policies`, known),
     }
   })
+}
+
+function positiveInt(value: unknown, path: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new ConfigError(path, 'must be a positive integer')
+  return value
+}
+
+function basicAuth(value: unknown): Config['basicAuth'] {
+  const b = value === undefined ? {} : obj(value, 'basicAuth')
+  return {
+    enabled: bool(b.enabled, 'basicAuth.enabled', false),
+    failureBurst: positiveInt(b.failureBurst, 'basicAuth.failureBurst', 10),
+    failureRefillPerMinute: positiveInt(b.failureRefillPerMinute, 'basicAuth.failureRefillPerMinute', 10),
+  }
+}
+
+function ldap(value: unknown): LdapConfig | undefined {
+  if (value === undefined) return undefined
+  const l = obj(value, 'ldap')
+  const url = str(l.url, 'ldap.url')
+  if (!/^ldaps?:\/\//i.test(url)) throw new ConfigError('ldap.url', 'must start with ldap:// or ldaps://')
+  const template = (v: unknown, path: string, fallback: string, placeholder: string) => {
+    const t = str(v, path, fallback)
+    if (!t.includes(placeholder)) throw new ConfigError(path, `must contain ${placeholder}`)
+    return t
+  }
+  return {
+    url,
+    bindDN: str(l.bindDN, 'ldap.bindDN'),
+    bindPassword: secret(l.bindPassword, 'ldap.bindPassword'),
+    userBase: str(l.userBase, 'ldap.userBase'),
+    userFilter: template(l.userFilter, 'ldap.userFilter', '(uid={username})', '{username}'),
+    groupAttribute: str(l.groupAttribute, 'ldap.groupAttribute', 'memberOf'),
+    groupBase: l.groupBase === undefined ? undefined : str(l.groupBase, 'ldap.groupBase'),
+    groupFilter: str(l.groupFilter, 'ldap.groupFilter', '(member={dn})'),
+    startTLS: bool(l.startTLS, 'ldap.startTLS', false),
+    caFile: l.caFile === undefined ? undefined : str(l.caFile, 'ldap.caFile'),
+    timeoutMs: positiveInt(l.timeoutMs, 'ldap.timeoutMs', 3000),
+    cacheTtlSeconds: positiveInt(l.cacheTtlSeconds, 'ldap.cacheTtlSeconds', 60),
+  }
 }
 
 /**
@@ -222,6 +286,8 @@ export function parseConfig(
     users: users(d.users, known),
     policies: known,
     groups: groups(d.groups, known),
+    basicAuth: basicAuth(d.basicAuth),
+    ldap: ldap(d.ldap),
     logLevel: str(d.logLevel, 'logLevel', defaults.logLevel),
   }
 }

@@ -4,6 +4,7 @@
  * passes them to `createApp`; nothing below reads process.env or imports node:*.
  */
 import type { Context } from 'hono'
+import type { BasicAuthenticator } from './auth/basic.js'
 import type { Policy } from './auth/policy.js'
 import type { Principal } from './auth/principal.js'
 import type { CredentialLookup } from './auth/sigv4/verify.js'
@@ -26,6 +27,8 @@ export interface AppDeps {
   backend: Backend
   platform: Platform
   credentials: CredentialLookup
+  /** HTTP Basic on the S3 paths; absent means refused like any unsupported scheme, without a challenge. */
+  basic?: BasicAuthenticator
   /** The policies in force for an authenticated caller; none means it may do nothing. */
   policiesFor: (principal: Principal) => readonly Policy[]
   adapter: RuntimeAdapter

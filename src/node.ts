@@ -12,6 +12,9 @@ import type { Context } from 'hono'
 import pino from 'pino'
 import { createApp } from './app.js'
 import type { AuditLog } from './audit.js'
+import { createBasicAuthenticator, FailureThrottle, type BasicAuthenticator, type PasswordVerifier } from './auth/basic.js'
+import { createLdapVerifier } from './auth/ldap.js'
+import { localPasswords } from './auth/password.js'
 import { FULL_ACCESS_DOCUMENT, type Policy } from './auth/policy.js'
 import type { Principal } from './auth/principal.js'
 import { localCredentials, type LocalUser } from './auth/users.js'
@@ -175,6 +178,41 @@ async function buildBackend(config: Config): Promise<Backend> {
   return createEncryptedBackend(inner, { platform: nodePlatform, keyring, plaintextBuckets: config.plaintextBuckets })
 }
 
+async function buildBasic(config: Config, log: pino.Logger): Promise<BasicAuthenticator | undefined> {
+  if (!config.basicAuth.enabled) return undefined
+  const users = await Promise.all(
+    config.users.map(async (u) => ({
+      name: u.name,
+      groups: u.groups,
+      passwordHash: u.password && (await resolveSecret(u.password, `password of user ${u.name}`)),
+    }))
+  )
+  const verifiers: PasswordVerifier[] = [localPasswords(users)]
+  const ldap = config.ldap
+  if (ldap) {
+    verifiers.push(
+      createLdapVerifier({
+        url: ldap.url,
+        bindDN: ldap.bindDN,
+        bindPassword: await resolveSecret(ldap.bindPassword, 'ldap.bindPassword'),
+        userBase: ldap.userBase,
+        userFilter: ldap.userFilter,
+        groupAttribute: ldap.groupAttribute,
+        groupBase: ldap.groupBase,
+        groupFilter: ldap.groupFilter,
+        startTLS: ldap.startTLS,
+        tls: ldap.caFile ? { ca: await readFile(ldap.caFile, 'utf8') } : undefined,
+        timeoutMs: ldap.timeoutMs,
+        cacheTtlMs: ldap.cacheTtlSeconds * 1000,
+        retryAfterMs: 5000,
+        onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'LDAP unavailable'),
+      })
+    )
+  }
+  const throttle = new FailureThrottle({ burst: config.basicAuth.failureBurst, refillPerMinute: config.basicAuth.failureRefillPerMinute })
+  return createBasicAuthenticator(verifiers, throttle)
+}
+
 async function resolveUsers(config: Config): Promise<LocalUser[]> {
   return Promise.all(
     config.users.map(async (u) => ({
@@ -187,13 +225,26 @@ async function resolveUsers(config: Config): Promise<LocalUser[]> {
   )
 }
 
-/** Policies by user name (a name listed twice gets both entries' policies). */
+/** DNs compare case-insensitively and regardless of spaces around separators (`CN=Staff, OU=…`). */
+function groupKey(name: string): string {
+  return name.includes('=') ? name.toLowerCase().replace(/\s*([,=+])\s*/g, '$1') : name
+}
+
+/**
+ * Policies by user name (a name listed twice gets both entries' policies). Directory users get their
+ * groups' policies only, the groups named in `groups` by cn or by DN.
+ */
 function policyLookup(config: Config): (principal: Principal) => readonly Policy[] {
   const byUser = new Map<string, Policy[]>()
   for (const user of config.users) {
     byUser.set(user.name, [...(byUser.get(user.name) ?? []), ...effectivePolicies(config, user)])
   }
-  return (principal) => byUser.get(principal.user) ?? []
+  const groupNames = new Map(Object.keys(config.groups).map((name) => [groupKey(name), name]))
+  return (principal) => {
+    if (principal.directory !== 'ldap') return byUser.get(principal.user) ?? []
+    const groups = principal.groups.flatMap((g) => groupNames.get(groupKey(g)) ?? [])
+    return effectivePolicies(config, { groups, policies: [] })
+  }
 }
 
 function pinoAudit(log: pino.Logger): AuditLog {
@@ -237,6 +288,7 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
     backend: await buildBackend(config),
     platform: nodePlatform,
     credentials: localCredentials(await resolveUsers(config)),
+    basic: await buildBasic(config, log),
     policiesFor: policyLookup(config),
     adapter: nodeAdapter,
     audit: pinoAudit(log),

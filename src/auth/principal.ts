@@ -10,4 +10,9 @@ export interface Principal {
   groups: string[]
   accessKeyId?: string
   method: AuthMethod
+  /**
+   * Set for users from a directory: they get only their groups' policies, never those of a local
+   * user who happens to have the same name.
+   */
+  directory?: 'ldap'
 }
