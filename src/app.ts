@@ -26,6 +26,7 @@ import { resolveOperation, type Operation } from './s3/operations.js'
 import { decodePath, locate, splitTarget } from './s3/request.js'
 import { renderS3Error } from './s3/responses.js'
 import { handlerFor } from './s3/routes.js'
+import { isStsRequest, stsEndpoint } from './sts-endpoint.js'
 
 /** Reserved for operations endpoints: no bucket name can start with '-'. */
 export const OPS_PREFIX = '/-/'
@@ -46,6 +47,9 @@ export function createApp(deps: AppDeps): Hono {
       const target = splitTarget(deps.adapter.rawTarget(c))
       if (target.rawPath.startsWith(OPS_PREFIX)) {
         response = opsEndpoint(target.rawPath)
+      } else if (deps.sts && isSts(c, deps, target)) {
+        const request = { query: new URLSearchParams(target.rawQuery), body: deps.adapter.body(c), client: record.client }
+        response = await stsEndpoint(deps.sts, request, requestId, record, now())
       } else {
         const { call, resource: res } = await authenticate(c, deps, target, requestId, record, now())
         resource = res
@@ -64,6 +68,16 @@ export function createApp(deps: AppDeps): Hono {
     return response
   })
   return app
+}
+
+/**
+ * STS shares the S3 port, as with MinIO: a POST to the service root (never a bucket, path- or
+ * virtual-hosted-style) that names an Action or sends a form. S3 has no operation there.
+ */
+function isSts(c: Context, deps: AppDeps, target: { rawPath: string; rawQuery: string }): boolean {
+  const headers = c.req.raw.headers
+  if (!isStsRequest(c.req.method, target.rawPath, new URLSearchParams(target.rawQuery), headers.get('content-type'))) return false
+  return locate(decodePath(target.rawPath), headers.get('host'), deps.virtualHostDomains).bucket === undefined
 }
 
 /** Locates the request, verifies its signature, and builds the handler's call. */
@@ -182,8 +196,11 @@ function challenge(response: Response): Response {
  */
 function authorizer(deps: AppDeps, principal: Principal, record: AuditRecord): Authorize {
   const policies = deps.policiesFor(principal)
+  const session = principal.sessionPolicy
   return (action, resource, context) => {
-    if (evaluate(policies, { action, resource, context }) === 'allow') return true
+    const request = { action, resource, context }
+    // A session policy narrows, never widens: both it and the user's policies must allow.
+    if (evaluate(policies, request) === 'allow' && (!session || evaluate([session], request) === 'allow')) return true
     record.securityEvent = 'policy-denied'
     return false
   }

@@ -42,6 +42,8 @@ describe('policies in the config', () => {
     ['basicAuth.enabled not a boolean', { basicAuth: { enabled: 'yes' } }, 'config: basicAuth.enabled: must be true or false'],
     ['ldap url of another scheme', { ldap: { url: 'http://x', bindDN: 'a', bindPassword: 'b', userBase: 'c' } }, 'config: ldap.url: must start with ldap://'],
     ['ldap filter without the user name', { ldap: { url: 'ldap://x', bindDN: 'a', bindPassword: 'b', userBase: 'c', userFilter: '(uid=*)' } }, 'config: ldap.userFilter: must contain {username}'],
+    ['sts without ldap', { sts: { tokenKey: { env: 'K' } } }, 'config: sts: needs "ldap"'],
+    ['sts without a token key', { ldap: { url: 'ldap://x', bindDN: 'a', bindPassword: 'b', userBase: 'c' }, sts: {} }, 'config: sts.tokenKey: must be'],
   ]
   it.each(errors)('%s is a startup error naming the path', (_name, extra, message) => {
     expect(() => config(extra)).toThrow(message)

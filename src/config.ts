@@ -65,6 +65,11 @@ export interface Config {
   /** HTTP Basic on the S3 paths; off by default (passwords cross the wire with every request). */
   basicAuth: { enabled: boolean; failureBurst: number; failureRefillPerMinute: number }
   ldap?: LdapConfig
+  /**
+   * Temporary credentials for LDAP users (STS AssumeRoleWithLDAPIdentity); needs `ldap`. `tokenKey`
+   * (32 bytes, base64) seals the session tokens: every instance that should accept them shares it.
+   */
+  sts?: { tokenKey: SecretRef }
   logLevel: string
 }
 
@@ -250,6 +255,13 @@ function ldap(value: unknown): LdapConfig | undefined {
   }
 }
 
+function sts(value: unknown, hasLdap: boolean): Config['sts'] {
+  if (value === undefined) return undefined
+  const s = obj(value, 'sts')
+  if (!hasLdap) throw new ConfigError('sts', 'needs "ldap": temporary credentials are issued to LDAP users')
+  return { tokenKey: secret(s.tokenKey, 'sts.tokenKey') }
+}
+
 /**
  * A user's policies in force: their own, then their groups' (a group without an entry in `groups`
  * grants nothing). Order does not matter to evaluation; duplicates are dropped.
@@ -288,6 +300,7 @@ export function parseConfig(
     groups: groups(d.groups, known),
     basicAuth: basicAuth(d.basicAuth),
     ldap: ldap(d.ldap),
+    sts: sts(d.sts, d.ldap !== undefined),
     logLevel: str(d.logLevel, 'logLevel', defaults.logLevel),
   }
 }

@@ -11,6 +11,7 @@ import type { CredentialLookup } from './auth/sigv4/verify.js'
 import type { Backend } from './backend/types.js'
 import type { AuditLog } from './audit.js'
 import type { ByteSource, Platform } from './platform/types.js'
+import type { StsService } from './sts-endpoint.js'
 
 /** Per-runtime access to what the web Request does not expose faithfully or fast enough. */
 export interface RuntimeAdapter {
@@ -29,6 +30,8 @@ export interface AppDeps {
   credentials: CredentialLookup
   /** HTTP Basic on the S3 paths; absent means refused like any unsupported scheme, without a challenge. */
   basic?: BasicAuthenticator
+  /** STS AssumeRoleWithLDAPIdentity at `POST /`; absent means such requests are treated as S3 requests. */
+  sts?: StsService
   /** The policies in force for an authenticated caller; none means it may do nothing. */
   policiesFor: (principal: Principal) => readonly Policy[]
   adapter: RuntimeAdapter

@@ -17,6 +17,7 @@ import { createLdapVerifier } from './auth/ldap.js'
 import { localPasswords } from './auth/password.js'
 import { FULL_ACCESS_DOCUMENT, type Policy } from './auth/policy.js'
 import type { Principal } from './auth/principal.js'
+import { createStsCodec, stsCredentials } from './auth/sts.js'
 import { localCredentials, type LocalUser } from './auth/users.js'
 import { createEncryptedBackend } from './backend/encrypted.js'
 import { createFilesystemBackend } from './backend/filesystem.js'
@@ -27,6 +28,7 @@ import { createKeyring } from './crypto/keyring.js'
 import type { RuntimeAdapter } from './env.js'
 import { nodePlatform } from './platform/node.js'
 import { S3Error } from './s3/errors.js'
+import type { StsService } from './sts-endpoint.js'
 import type { ByteSource } from './platform/types.js'
 
 export interface ServeOptions {
@@ -178,39 +180,54 @@ async function buildBackend(config: Config): Promise<Backend> {
   return createEncryptedBackend(inner, { platform: nodePlatform, keyring, plaintextBuckets: config.plaintextBuckets })
 }
 
-async function buildBasic(config: Config, log: pino.Logger): Promise<BasicAuthenticator | undefined> {
-  if (!config.basicAuth.enabled) return undefined
-  const users = await Promise.all(
-    config.users.map(async (u) => ({
-      name: u.name,
-      groups: u.groups,
-      passwordHash: u.password && (await resolveSecret(u.password, `password of user ${u.name}`)),
-    }))
-  )
-  const verifiers: PasswordVerifier[] = [localPasswords(users)]
-  const ldap = config.ldap
-  if (ldap) {
-    verifiers.push(
-      createLdapVerifier({
-        url: ldap.url,
-        bindDN: ldap.bindDN,
-        bindPassword: await resolveSecret(ldap.bindPassword, 'ldap.bindPassword'),
-        userBase: ldap.userBase,
-        userFilter: ldap.userFilter,
-        groupAttribute: ldap.groupAttribute,
-        groupBase: ldap.groupBase,
-        groupFilter: ldap.groupFilter,
-        startTLS: ldap.startTLS,
-        tls: ldap.caFile ? { ca: await readFile(ldap.caFile, 'utf8') } : undefined,
-        timeoutMs: ldap.timeoutMs,
-        cacheTtlMs: ldap.cacheTtlSeconds * 1000,
-        retryAfterMs: 5000,
-        onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'LDAP unavailable'),
-      })
-    )
-  }
+/**
+ * HTTP Basic and the STS endpoint. They share one LDAP verifier (its cache) and one failure throttle,
+ * so a password guesser gains nothing by alternating between them.
+ */
+async function buildPasswordAuth(config: Config, log: pino.Logger): Promise<{ basic?: BasicAuthenticator; sts?: StsService }> {
   const throttle = new FailureThrottle({ burst: config.basicAuth.failureBurst, refillPerMinute: config.basicAuth.failureRefillPerMinute })
-  return createBasicAuthenticator(verifiers, throttle)
+  const ldap = config.ldap
+  let ldapVerifier: PasswordVerifier | undefined
+  if (ldap) {
+    ldapVerifier = createLdapVerifier({
+      url: ldap.url,
+      bindDN: ldap.bindDN,
+      bindPassword: await resolveSecret(ldap.bindPassword, 'ldap.bindPassword'),
+      userBase: ldap.userBase,
+      userFilter: ldap.userFilter,
+      groupAttribute: ldap.groupAttribute,
+      groupBase: ldap.groupBase,
+      groupFilter: ldap.groupFilter,
+      startTLS: ldap.startTLS,
+      tls: ldap.caFile ? { ca: await readFile(ldap.caFile, 'utf8') } : undefined,
+      timeoutMs: ldap.timeoutMs,
+      cacheTtlMs: ldap.cacheTtlSeconds * 1000,
+      retryAfterMs: 5000,
+      onError: (err) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'LDAP unavailable'),
+    })
+  }
+  let basic: BasicAuthenticator | undefined
+  if (config.basicAuth.enabled) {
+    const users = await Promise.all(
+      config.users.map(async (u) => ({
+        name: u.name,
+        groups: u.groups,
+        passwordHash: u.password && (await resolveSecret(u.password, `password of user ${u.name}`)),
+      }))
+    )
+    basic = createBasicAuthenticator([localPasswords(users), ...(ldapVerifier ? [ldapVerifier] : [])], throttle)
+  }
+  let sts: StsService | undefined
+  if (config.sts && ldapVerifier) {
+    const tokenKey = Buffer.from(await resolveSecret(config.sts.tokenKey, 'sts.tokenKey'), 'base64')
+    if (tokenKey.byteLength !== 32) throw new Error('sts.tokenKey: must be 32 bytes, base64-encoded')
+    sts = {
+      codec: await createStsCodec(nodePlatform, new Uint8Array(tokenKey)),
+      // LDAP users only: local users have access keys of their own.
+      login: createBasicAuthenticator([ldapVerifier], throttle),
+    }
+  }
+  return { basic, sts }
 }
 
 async function resolveUsers(config: Config): Promise<LocalUser[]> {
@@ -284,11 +301,16 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
   if (options.port !== undefined) config.listen.port = options.port
   log.level = config.logLevel
 
+  const { basic, sts } = await buildPasswordAuth(config, log)
+  const local = localCredentials(await resolveUsers(config))
+  // A request with a session token is a temporary session's, whose token alone says who it is.
+  const temporary = sts && stsCredentials(sts.codec)
   const app = createApp({
     backend: await buildBackend(config),
     platform: nodePlatform,
-    credentials: localCredentials(await resolveUsers(config)),
-    basic: await buildBasic(config, log),
+    credentials: temporary ? (id, token) => (token === undefined ? local(id) : temporary(id, token)) : local,
+    basic,
+    sts,
     policiesFor: policyLookup(config),
     adapter: nodeAdapter,
     audit: pinoAudit(log),

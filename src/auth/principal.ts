@@ -3,6 +3,8 @@
  * Who is calling. Authentication schemes produce a Principal; authorization (policies looked up by
  * user and groups) and the audit log read it. Secrets never live here.
  */
+import type { Policy } from './policy.js'
+
 export type AuthMethod = 'sigv4-header' | 'sigv4-presigned' | 'basic' | 'anonymous'
 
 export interface Principal {
@@ -15,4 +17,10 @@ export interface Principal {
    * user who happens to have the same name.
    */
   directory?: 'ldap'
+  /**
+   * Temporary credentials' session policy: it can only narrow what the user's own policies allow
+   * (both must allow), as in AWS.
+   * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session
+   */
+  sessionPolicy?: Policy
 }
