@@ -34,7 +34,15 @@ describe('policies in the config', () => {
     expect(c.ldap).toMatchObject({ userFilter: '(uid={username})', groupAttribute: 'memberOf', timeoutMs: 3000, cacheTtlSeconds: 60 })
   })
 
+  it('LDAP without a service account uses direct bind with a DN template', () => {
+    const c = config({ ldap: { url: 'ldap://h', userDNTemplate: 'uid={username},ou=people,dc=x' } })
+    expect(c.ldap).toMatchObject({ userDNTemplate: 'uid={username},ou=people,dc=x', bindDN: undefined, bindPassword: undefined })
+  })
+
   const errors: [string, Record<string, unknown>, string][] = [
+    ['ldap with neither a service account nor a DN template', { ldap: { url: 'ldap://x', userBase: 'c' } }, 'config: ldap: needs "bindDN" (search-then-bind) or "userDNTemplate"'],
+    ['ldap DN template without the user name', { ldap: { url: 'ldap://x', userDNTemplate: 'uid=a,dc=x' } }, 'config: ldap.userDNTemplate: must contain {username}'],
+    ['ldap service account without a password', { ldap: { url: 'ldap://x', bindDN: 'a', userBase: 'c' } }, 'config: ldap.bindPassword: must be'],
     ['unknown policy on a user', { policies: { read: READ }, users: [{ name: 'a', accessKeys: [], policies: ['write'] }] }, 'config: users[0].policies[0]: no policy named "write"'],
     ['unknown policy on a group', { groups: { g: { policies: ['nope'] } } }, 'config: groups.g.policies[0]: no policy named "nope"'],
     ['malformed document', { policies: { read: { Statement: [{ Effect: 'Allow', Action: 's3:GetObject' }] } } }, 'config: policies.read.Statement[0].Resource: is required'],
@@ -44,6 +52,11 @@ describe('policies in the config', () => {
     ['ldap filter without the user name', { ldap: { url: 'ldap://x', bindDN: 'a', bindPassword: 'b', userBase: 'c', userFilter: '(uid=*)' } }, 'config: ldap.userFilter: must contain {username}'],
     ['sts without ldap', { sts: { tokenKey: { env: 'K' } } }, 'config: sts: needs "ldap"'],
     ['sts without a token key', { ldap: { url: 'ldap://x', bindDN: 'a', bindPassword: 'b', userBase: 'c' }, sts: {} }, 'config: sts.tokenKey: must be'],
+    // A misspelled setting must not silently fall back to its default (here: LDAP without TLS).
+    ['a misspelled ldap setting', { ldap: { url: 'ldap://x', userDNTemplate: 'uid={username}', startTls: true } }, 'config: ldap.startTls: unknown setting'],
+    ['a misspelled top-level setting', { plaintextBucket: ['b'] }, 'config: plaintextBucket: unknown setting'],
+    ['an unknown field on an access key', { users: [{ name: 'a', accessKeys: [{ id: 'k', secret: 's', disable: true }] }] }, 'config: users[0].accessKeys[0].disable: unknown setting'],
+    ['an unknown field in a secret reference', { keyring: { keys: [{ id: 'k', key: { path: '/x' } }] } }, 'config: keyring.keys[0].key.path: unknown setting'],
   ]
   it.each(errors)('%s is a startup error naming the path', (_name, extra, message) => {
     expect(() => config(extra)).toThrow(message)

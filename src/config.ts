@@ -36,10 +36,12 @@ export type StorageConfig =
 /** A directory for HTTP Basic users; see auth/ldap.ts for the meaning of each field. */
 export interface LdapConfig {
   url: string
-  bindDN: string
-  bindPassword: SecretRef
-  userBase: string
+  /** Search-then-bind with this service account; without it, direct bind with `userDNTemplate`. */
+  bindDN?: string
+  bindPassword?: SecretRef
+  userBase?: string
   userFilter: string
+  userDNTemplate?: string
   groupAttribute: string
   groupBase?: string
   groupFilter: string
@@ -75,15 +77,29 @@ export interface Config {
 
 type Json = Record<string, unknown>
 
-class ConfigError extends Error {
-  constructor(path: string, problem: string) {
+export class ConfigError extends Error {
+  constructor(
+    /** JSON path of the offending value, e.g. `policies.read.Statement[0].Effect`. */
+    readonly path: string,
+    problem: string
+  ) {
     super(`config: ${path}: ${problem}`)
     this.name = 'ConfigError'
   }
 }
 
-function obj(value: unknown, path: string): Json {
+/**
+ * An object; with `allowed`, any other key is an error, so a misspelled setting (say `startTls` for
+ * `startTLS`) stops the gateway instead of silently leaving the default (here: LDAP without TLS).
+ */
+function obj(value: unknown, path: string, allowed?: readonly string[]): Json {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(path, 'must be an object')
+  if (allowed) {
+    const unknown = Object.keys(value).find((key) => !allowed.includes(key))
+    if (unknown !== undefined) {
+      throw new ConfigError(path === '(top level)' ? unknown : `${path}.${unknown}`, `unknown setting (known: ${allowed.join(', ')})`)
+    }
+  }
   return value as Json
 }
 
@@ -107,7 +123,7 @@ function arr(value: unknown, path: string): unknown[] {
 
 function secret(value: unknown, path: string): SecretRef {
   if (typeof value === 'string' && value !== '') return value
-  const o = obj(value, path)
+  const o = obj(value, path, ['file', 'env'])
   if (typeof o.file === 'string') return { file: o.file }
   if (typeof o.env === 'string') return { env: o.env }
   throw new ConfigError(path, 'must be a string, {"file": path} or {"env": NAME}')
@@ -125,9 +141,22 @@ function port(value: unknown, path: string, fallback: number): number {
   return value
 }
 
+const TOP_LEVEL_KEYS = [
+  'listen', 'region', 'virtualHostDomains', 'storage', 'plaintextBuckets', 'keyring', 'users', 'policies', 'groups',
+  'basicAuth', 'ldap', 'sts', 'logLevel',
+]
+const S3_STORAGE_KEYS = [
+  'type', 'endpoint', 'region', 'forcePathStyle', 'accessKeyId', 'secretAccessKey', 'sessionToken', 'caBundle',
+]
+const LDAP_KEYS = [
+  'url', 'bindDN', 'bindPassword', 'userBase', 'userFilter', 'userDNTemplate', 'groupAttribute', 'groupBase',
+  'groupFilter', 'startTLS', 'caFile', 'timeoutMs', 'cacheTtlSeconds',
+]
+
 function storage(value: unknown, defaults: { dataDir: string }): StorageConfig {
   if (value === undefined) return { type: 'disk', dataDir: defaults.dataDir }
   const s = obj(value, 'storage')
+  obj(value, 'storage', s.type === 'disk' ? ['type', 'dataDir'] : S3_STORAGE_KEYS)
   if (s.type === 'disk') return { type: 'disk', dataDir: str(s.dataDir, 'storage.dataDir', defaults.dataDir) }
   if (s.type === 's3') {
     return {
@@ -147,9 +176,9 @@ function storage(value: unknown, defaults: { dataDir: string }): StorageConfig {
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/
 
 function keyring(value: unknown): Config['keyring'] {
-  const k = obj(value, 'keyring')
+  const k = obj(value, 'keyring', ['current', 'keys'])
   const keys = arr(k.keys, 'keyring.keys').map((entry, i) => {
-    const e = obj(entry, `keyring.keys[${i}]`)
+    const e = obj(entry, `keyring.keys[${i}]`, ['id', 'key'])
     const id = str(e.id, `keyring.keys[${i}].id`)
     if (!KEY_ID.test(id)) throw new ConfigError(`keyring.keys[${i}].id`, 'must match [A-Za-z0-9._-]{1,64}')
     return { id, key: secret(e.key, `keyring.keys[${i}].key`) }
@@ -187,7 +216,7 @@ function groups(value: unknown, known: Record<string, Policy>): Config['groups']
   if (value === undefined) return {}
   const out: Config['groups'] = {}
   for (const [name, entry] of Object.entries(obj(value, 'groups'))) {
-    const g = obj(entry, `groups.${name}`)
+    const g = obj(entry, `groups.${name}`, ['policies'])
     out[name] = { policies: policyNames(g.policies, `groups.${name}.policies`, known) }
   }
   return out
@@ -196,13 +225,13 @@ function groups(value: unknown, known: Record<string, Policy>): Config['groups']
 function users(value: unknown, known: Record<string, Policy>): UserConfig[] {
   const seenKeys = new Set<string>()
   return arr(value, 'users').map((entry, i) => {
-    const u = obj(entry, `users[${i}]`)
+    const u = obj(entry, `users[${i}]`, ['name', 'groups', 'accessKeys', 'password', 'policies'])
     return {
       name: str(u.name, `users[${i}].name`),
       groups: arr(u.groups, `users[${i}].groups`).map((g, j) => str(g, `users[${i}].groups[${j}]`)),
       accessKeys: arr(u.accessKeys, `users[${i}].accessKeys`).map((keyEntry, j) => {
         const path = `users[${i}].accessKeys[${j}]`
-        const k = obj(keyEntry, path)
+        const k = obj(keyEntry, path, ['id', 'secret', 'disabled'])
         const id = str(k.id, `${path}.id`)
         if (seenKeys.has(id)) throw new ConfigError(`${path}.id`, 'access key ids must be unique')
         seenKeys.add(id)
@@ -221,7 +250,7 @@ function positiveInt(value: unknown, path: string, fallback: number): number {
 }
 
 function basicAuth(value: unknown): Config['basicAuth'] {
-  const b = value === undefined ? {} : obj(value, 'basicAuth')
+  const b = value === undefined ? {} : obj(value, 'basicAuth', ['enabled', 'failureBurst', 'failureRefillPerMinute'])
   return {
     enabled: bool(b.enabled, 'basicAuth.enabled', false),
     failureBurst: positiveInt(b.failureBurst, 'basicAuth.failureBurst', 10),
@@ -231,7 +260,7 @@ function basicAuth(value: unknown): Config['basicAuth'] {
 
 function ldap(value: unknown): LdapConfig | undefined {
   if (value === undefined) return undefined
-  const l = obj(value, 'ldap')
+  const l = obj(value, 'ldap', LDAP_KEYS)
   const url = str(l.url, 'ldap.url')
   if (!/^ldaps?:\/\//i.test(url)) throw new ConfigError('ldap.url', 'must start with ldap:// or ldaps://')
   const template = (v: unknown, path: string, fallback: string, placeholder: string) => {
@@ -239,12 +268,19 @@ function ldap(value: unknown): LdapConfig | undefined {
     if (!t.includes(placeholder)) throw new ConfigError(path, `must contain ${placeholder}`)
     return t
   }
+  const userDNTemplate = l.userDNTemplate === undefined ? undefined : template(l.userDNTemplate, 'ldap.userDNTemplate', '', '{username}')
+  if (l.bindDN === undefined && userDNTemplate === undefined) {
+    throw new ConfigError('ldap', 'needs "bindDN" (search-then-bind) or "userDNTemplate" (direct bind)')
+  }
+  // With a service account, search-then-bind is used and userDNTemplate is ignored.
+  const search = l.bindDN !== undefined
   return {
     url,
-    bindDN: str(l.bindDN, 'ldap.bindDN'),
-    bindPassword: secret(l.bindPassword, 'ldap.bindPassword'),
-    userBase: str(l.userBase, 'ldap.userBase'),
+    bindDN: search ? str(l.bindDN, 'ldap.bindDN') : undefined,
+    bindPassword: search ? secret(l.bindPassword, 'ldap.bindPassword') : undefined,
+    userBase: search ? str(l.userBase, 'ldap.userBase') : undefined,
     userFilter: template(l.userFilter, 'ldap.userFilter', '(uid={username})', '{username}'),
+    userDNTemplate,
     groupAttribute: str(l.groupAttribute, 'ldap.groupAttribute', 'memberOf'),
     groupBase: l.groupBase === undefined ? undefined : str(l.groupBase, 'ldap.groupBase'),
     groupFilter: str(l.groupFilter, 'ldap.groupFilter', '(member={dn})'),
@@ -257,7 +293,7 @@ function ldap(value: unknown): LdapConfig | undefined {
 
 function sts(value: unknown, hasLdap: boolean): Config['sts'] {
   if (value === undefined) return undefined
-  const s = obj(value, 'sts')
+  const s = obj(value, 'sts', ['tokenKey'])
   if (!hasLdap) throw new ConfigError('sts', 'needs "ldap": temporary credentials are issued to LDAP users')
   return { tokenKey: secret(s.tokenKey, 'sts.tokenKey') }
 }
@@ -285,8 +321,8 @@ export function parseConfig(
   document: unknown,
   defaults: { host: string; port: number; dataDir: string; logLevel: string }
 ): Config {
-  const d = obj(document, '(top level)')
-  const listen = d.listen === undefined ? {} : obj(d.listen, 'listen')
+  const d = obj(document, '(top level)', TOP_LEVEL_KEYS)
+  const listen = d.listen === undefined ? {} : obj(d.listen, 'listen', ['host', 'port'])
   const known = policies(d.policies)
   return {
     listen: { host: str(listen.host, 'listen.host', defaults.host), port: port(listen.port, 'listen.port', defaults.port) },

@@ -23,9 +23,10 @@ import { createEncryptedBackend } from './backend/encrypted.js'
 import { createFilesystemBackend } from './backend/filesystem.js'
 import { createS3UpstreamBackend } from './backend/s3-upstream.js'
 import type { Backend } from './backend/types.js'
-import { effectivePolicies, parseConfig, type Config, type SecretRef } from './config.js'
+import { ConfigError, effectivePolicies, parseConfig, type Config, type SecretRef } from './config.js'
 import { createKeyring } from './crypto/keyring.js'
 import type { RuntimeAdapter } from './env.js'
+import { lineOfPath, syntaxErrorPosition } from './json-locate.js'
 import { nodePlatform } from './platform/node.js'
 import { S3Error } from './s3/errors.js'
 import type { StsService } from './sts-endpoint.js'
@@ -151,6 +152,20 @@ async function embeddedDefault(dataDir: string, log: pino.Logger): Promise<unkno
   }
 }
 
+/** Parses a config file's text; a syntax error names `file:line:column`. */
+function parseConfigText(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    const at = syntaxErrorPosition(text, err)
+    // Node 20 quotes the text around the error; config files may hold inline secrets, so keep only the gist.
+    const gist = err instanceof Error ? err.message.replace(/, ".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '') : ''
+    const where = at ? `${file}:${at.line}:${at.column}` : file
+    // No `cause` either, for the same reason.
+    throw new Error(`${where}: config: not valid JSON${gist ? ` (${gist})` : ''}`)
+  }
+}
+
 async function buildBackend(config: Config): Promise<Backend> {
   const storage = config.storage
   let inner: Backend
@@ -192,9 +207,10 @@ async function buildPasswordAuth(config: Config, log: pino.Logger): Promise<{ ba
     ldapVerifier = createLdapVerifier({
       url: ldap.url,
       bindDN: ldap.bindDN,
-      bindPassword: await resolveSecret(ldap.bindPassword, 'ldap.bindPassword'),
+      bindPassword: ldap.bindPassword === undefined ? undefined : await resolveSecret(ldap.bindPassword, 'ldap.bindPassword'),
       userBase: ldap.userBase,
       userFilter: ldap.userFilter,
+      userDNTemplate: ldap.userDNTemplate,
       groupAttribute: ldap.groupAttribute,
       groupBase: ldap.groupBase,
       groupFilter: ldap.groupFilter,
@@ -282,19 +298,26 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
   }
   let document: unknown
   let devCredentials: { accessKeyId: string; secretAccessKey: string; credentialsFile: string } | undefined
+  let configText: string | undefined
   if (options.configFile) {
-    document = JSON.parse(await readFile(options.configFile, 'utf8'))
+    configText = await readFile(options.configFile, 'utf8')
+    document = parseConfigText(options.configFile, configText)
   } else {
-    const embedded = (await embeddedDefault(defaults.dataDir, log)) as { devCredentials: typeof devCredentials }
-    devCredentials = embedded.devCredentials
+    const { devCredentials: dev, ...embedded } = (await embeddedDefault(defaults.dataDir, log)) as {
+      devCredentials: typeof devCredentials
+    }
+    devCredentials = dev
     document = embedded
   }
   let config: Config
   try {
     config = parseConfig(document, defaults)
   } catch (err) {
-    // Name the file: a startup error should say where to look.
-    if (options.configFile && err instanceof Error) err.message = `${options.configFile}: ${err.message}`
+    // Name the file, and the line when the path can be found in it: a startup error should say where to look.
+    if (options.configFile && err instanceof Error) {
+      const line = err instanceof ConfigError && configText !== undefined ? lineOfPath(configText, err.path) : undefined
+      err.message = `${options.configFile}${line === undefined ? '' : `:${line}`}: ${err.message}`
+    }
     throw err
   }
   if (options.host) config.listen.host = options.host

@@ -1,7 +1,7 @@
 /** @module auth/basic.test */
 import { describe, expect, it } from 'vitest'
 import { createBasicAuthenticator, FailureThrottle, parseBasic, type PasswordVerifier } from './basic.js'
-import { escapeFilterValue, firstRdnValue } from './ldap.js'
+import { escapeDnValue, escapeFilterValue, firstRdnValue } from './ldap.js'
 import { hashPassword, parsePasswordHash, verifyPassword } from './password.js'
 
 const header = (value: string) => new Headers({ authorization: value })
@@ -67,6 +67,19 @@ describe('LDAP helpers', () => {
   it('escapes filter values per RFC 4515', () => {
     expect(escapeFilterValue('*)(uid=*')).toBe('\\2a\\29\\28uid=\\2a')
     expect(escapeFilterValue('a\\b\u0000')).toBe('a\\5cb\\00')
+  })
+  it('escapes DN attribute values per RFC 4514, not per RFC 4515', () => {
+    expect(escapeDnValue('newton')).toBe('newton')
+    expect(escapeDnValue('newton,ou=x')).toBe('newton\\,ou\\=x')
+    expect(escapeDnValue('a+b;c<d>e"f\\g')).toBe('a\\+b\\;c\\<d\\>e\\"f\\\\g')
+    // Filter metacharacters mean nothing in a DN and stay as they are.
+    expect(escapeDnValue('*)(uid=*')).toBe('*)(uid\\=*')
+    expect(escapeDnValue('#x')).toBe('\\#x')
+    expect(escapeDnValue('x#')).toBe('x#')
+    expect(escapeDnValue(' a b ')).toBe('\\ a b\\ ')
+    expect(escapeDnValue(' ')).toBe('\\ ')
+    expect(escapeDnValue('a\u0000b')).toBe('a\\00b')
+    expect(escapeDnValue('jürgen')).toBe('jürgen')
   })
   it('names a group by its first RDN value', () => {
     expect(firstRdnValue('cn=scientists,ou=groups,dc=example,dc=com')).toBe('scientists')

@@ -2,25 +2,29 @@
  * @module auth/ldap
  * LDAP as a Basic password verifier (Node only: ldapts). Search-then-bind: a service account finds
  * the user's entry by a filter, then the user's own bind checks the password; groups come from the
- * entry's `memberOf` or from a group search. Successes are cached briefly so a directory outage or
+ * entry's `memberOf` or from a group search. Without a service account, direct bind: the user's DN is
+ * built from a template and bound to, and the same lookups run bound as the user. Successes are cached briefly so a directory outage or
  * load spike does not stall every request; failures are not cached (a user who fixes a typo is not
  * held back). A directory that cannot be reached answers ServiceUnavailable at once, and keeps doing
  * so for a few seconds without retrying, rather than making every request wait for a timeout.
  * @see https://www.rfc-editor.org/rfc/rfc4515 (filter escaping)
+ * @see https://www.rfc-editor.org/rfc/rfc4514#section-2.4 (DN value escaping)
  * @see https://www.rfc-editor.org/rfc/rfc4513#section-5.1.2 (unauthenticated binds)
  */
 import { createHmac, randomBytes } from 'node:crypto'
 import type { ConnectionOptions } from 'node:tls'
-import { Client, InvalidCredentialsError } from 'ldapts'
+import { Client, InvalidCredentialsError, InvalidDNSyntaxError, NoSuchObjectError } from 'ldapts'
 import { S3Error } from '../s3/errors.js'
 import type { PasswordCheck, PasswordVerifier } from './basic.js'
 
 export interface LdapOptions {
   url: string
-  /** The service account that searches for users. */
-  bindDN: string
-  bindPassword: string
-  userBase: string
+  /** The service account that searches for users; without it, `userDNTemplate` is bound to directly. */
+  bindDN?: string
+  bindPassword?: string
+  userBase?: string
+  /** Direct bind: `{username}` is replaced by the DN-escaped user name, e.g. `uid={username},ou=people,…`. */
+  userDNTemplate?: string
   /** `{username}` is replaced by the escaped user name, e.g. `(uid={username})`. */
   userFilter: string
   /** Attribute on the user entry listing group DNs; used when `groupBase` is not set. */
@@ -62,6 +66,22 @@ export function firstRdnValue(dn: string): string | undefined {
   return match ? match[1]!.replace(/\\(.)/g, '$1').trim() : undefined
 }
 
+/**
+ * Escapes a value for use as an attribute value in a DN (RFC 4514 section 2.4), so a user name such
+ * as `newton,ou=x` stays one value instead of adding RDNs. `=` is escaped too, which the RFC allows.
+ */
+export function escapeDnValue(value: string): string {
+  const chars = [...value]
+  return chars
+    .map((ch, i) => {
+      if (ch === '\u0000') return '\\00'
+      if ('\\",+;<>='.includes(ch)) return '\\' + ch
+      const edge = (i === 0 && (ch === ' ' || ch === '#')) || (i === chars.length - 1 && ch === ' ')
+      return edge ? '\\' + ch : ch
+    })
+    .join('')
+}
+
 function fill(template: string, values: Record<string, string>): string {
   return template.replace(/\{(username|dn)\}/g, (_all, name: string) => escapeFilterValue(values[name] ?? ''))
 }
@@ -91,13 +111,57 @@ export function createLdapVerifier(options: LdapOptions): PasswordVerifier {
     return client
   }
 
+  /** Group DNs from a group search (when `groupBase` is set) or from the entry's attribute. */
+  async function groupsOf(client: Client, username: string, dn: string, entry: Record<string, unknown>): Promise<string[]> {
+    let groupDns: string[]
+    if (options.groupBase) {
+      const groupFilter = fill(options.groupFilter, { username, dn })
+      const found = await client.search(options.groupBase, { scope: 'sub', filter: groupFilter, attributes: ['dn'] })
+      groupDns = found.searchEntries.map((g) => g.dn)
+    } else {
+      groupDns = attributeValues(entry, options.groupAttribute)
+    }
+    // Both forms, so `groups` in the config may name an LDAP group by cn or by DN.
+    return [...new Set(groupDns.flatMap((g) => [g, ...(firstRdnValue(g) ? [firstRdnValue(g)!] : [])]))]
+  }
+
+  async function directBind(username: string, password: string): Promise<PasswordCheck> {
+    const dn = options.userDNTemplate!.replace(/\{username\}/g, () => escapeDnValue(username))
+    const user = await connect()
+    try {
+      try {
+        await user.bind(dn, password)
+      } catch (err) {
+        // A DN with no entry is refused the same way (invalidCredentials), so no-such-user is unknowable.
+        // A DN the server cannot parse is the user's doing, not an outage: no ServiceUnavailable for all.
+        if (err instanceof InvalidCredentialsError || err instanceof InvalidDNSyntaxError) return 'wrong-password'
+        throw err
+      }
+      let entry: Record<string, unknown> = {}
+      if (!options.groupBase) {
+        try {
+          const { searchEntries } = await user.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: [options.groupAttribute] })
+          entry = searchEntries[0] ?? {}
+        } catch (err) {
+          // The directory may not let users read their own entry; then they have no groups (default deny).
+          if (!(err instanceof NoSuchObjectError)) throw err
+        }
+      }
+      const groups = await groupsOf(user, username, dn, entry)
+      return { principal: { user: username, groups, method: 'basic', directory: 'ldap' } }
+    } finally {
+      await user.unbind().catch(() => {})
+    }
+  }
+
   async function lookUp(username: string, password: string): Promise<PasswordCheck> {
+    if (options.bindDN === undefined) return directBind(username, password)
     const service = await connect()
     try {
-      await service.bind(options.bindDN, options.bindPassword)
+      await service.bind(options.bindDN, options.bindPassword ?? '')
       const filter = fill(options.userFilter, { username })
       const wanted = options.groupBase ? ['dn'] : [options.groupAttribute]
-      const { searchEntries } = await service.search(options.userBase, { scope: 'sub', filter, attributes: wanted, sizeLimit: 2 })
+      const { searchEntries } = await service.search(options.userBase ?? '', { scope: 'sub', filter, attributes: wanted, sizeLimit: 2 })
       // Two entries for one name is a directory problem; refusing beats guessing which one is meant.
       if (searchEntries.length !== 1) return 'no-such-user'
       const entry = searchEntries[0]!
@@ -110,16 +174,7 @@ export function createLdapVerifier(options: LdapOptions): PasswordVerifier {
       } finally {
         await user.unbind().catch(() => {})
       }
-      let groupDns: string[]
-      if (options.groupBase) {
-        const groupFilter = fill(options.groupFilter, { username, dn: entry.dn })
-        const found = await service.search(options.groupBase, { scope: 'sub', filter: groupFilter, attributes: ['dn'] })
-        groupDns = found.searchEntries.map((g) => g.dn)
-      } else {
-        groupDns = attributeValues(entry, options.groupAttribute)
-      }
-      // Both forms, so `groups` in the config may name an LDAP group by cn or by DN.
-      const groups = [...new Set(groupDns.flatMap((dn) => [dn, ...(firstRdnValue(dn) ? [firstRdnValue(dn)!] : [])]))]
+      const groups = await groupsOf(service, username, entry.dn, entry)
       return { principal: { user: username, groups, method: 'basic', directory: 'ldap' } }
     } finally {
       await service.unbind().catch(() => {})

@@ -70,6 +70,8 @@ describe('parsePolicy rejects what it does not understand, naming policy and pat
     ['non-string action', { Statement: [allow(['s3:GetObject', 3], '*')] }, 'Statement[0].Action[1]'],
     ['malformed action', { Statement: [allow('GetObject', '*')] }, 'Statement[0].Action'],
     ['malformed resource', { Statement: [allow('*', ['*', 'bucket/key'])] }, 'Statement[0].Resource[1]'],
+    ['ARN missing a colon', { Statement: [allow('*', 'arn:aws:s3::data/*')] }, 'Statement[0].Resource'],
+    ['ARN of another service', { Statement: [allow('*', 'arn:aws:iam::123456789012:user/x')] }, 'Statement[0].Resource'],
     ['NotAction unsupported', { Statement: [{ Effect: 'Deny', NotAction: 's3:GetObject', Action: '*', Resource: '*' }] }, 'Statement[0].NotAction'],
     ['Principal unsupported', { Statement: [{ ...allow('*', '*'), Principal: '*' }] }, 'Statement[0].Principal'],
     ['unknown operator', { Statement: [allow('*', '*', { StringNotLike: { 's3:prefix': 'x' } })] }, 'Statement[0].Condition.StringNotLike'],

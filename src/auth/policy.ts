@@ -71,6 +71,8 @@ const VERSIONS = new Set(['2012-10-17', '2008-10-17'])
 const STATEMENT_FIELDS = new Set(['Sid', 'Effect', 'Action', 'Resource', 'Condition'])
 const OPERATORS = new Set<string>(['StringLike', 'StringEquals'])
 const CONDITION_KEYS = new Set<string>(['s3:prefix'])
+/** `arn:aws:s3:::` (or another partition's) followed by a bucket pattern. */
+const S3_ARN = /^arn:(aws|aws-cn|aws-us-gov|\*):s3:::[^/]+/
 const ACTION = /^(\*|[A-Za-z0-9-]+:[A-Za-z0-9*?]+)$/
 
 type Json = Record<string, unknown>
@@ -169,8 +171,9 @@ export function parsePolicy(name: string, document: unknown): Policy {
       return wildcardPattern(action, true)
     })
     const resources = stringList(s.Resource, fail, `${path}.Resource`).map((resource, j) => {
-      if (resource !== '*' && !resource.startsWith('arn:')) {
-        fail(item('Resource', j), 'must be "*" or an ARN (e.g. "arn:aws:s3:::bucket/*")')
+      // Only S3 resources can ever match here: a malformed ARN would be a rule that silently never applies.
+      if (resource !== '*' && !S3_ARN.test(resource)) {
+        fail(item('Resource', j), 'must be "*" or an S3 ARN (e.g. "arn:aws:s3:::bucket/*")')
       }
       return wildcardPattern(resource, false)
     })

@@ -3,7 +3,8 @@
  * real slapd: LDAP group `scientists` may read and write `team/`, `engineers` (mapped by DN) only
  * read it; a local user with a password hash works too. Wrong passwords and LDAP filter injection get
  * 401 AccessDenied with a challenge; a stopped directory gets a fast 503; with Basic disabled the
- * same request is a plain 403 without a challenge.
+ * same request is a plain 403 without a challenge. A second gateway binds users directly by a DN
+ * template (no service account), with groups from their own entry's memberOf.
  */
 import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
@@ -135,6 +136,41 @@ describe.skipIf(!ldap)('HTTP Basic with local users and LDAP', () => {
     expect(put.status).toBe(200)
     const wrong = await curl(['-u', 'carol:carol pw', `${gw.url}/${BUCKET}/team/carol`])
     expect(wrong.status).toBe(401)
+  })
+
+  it('direct DN bind: newton works, a wrong password or a DN injection in the name does not', async () => {
+    const direct = await startGateway({
+      config: gatewayConfig(
+        { type: 'disk' },
+        {
+          policies: POLICIES,
+          groups: { scientists: { policies: ['team-rw'] } },
+          basicAuth: { enabled: true },
+          ldap: { url: ldap!.url, userDNTemplate: `uid={username},ou=people,${LDAP_SUFFIX}` },
+        }
+      ),
+    })
+    try {
+      await sdkClient(direct.url, direct).send(new CreateBucketCommand({ Bucket: BUCKET }))
+      const put = await curl(['-u', 'newton:password', '-T', file, `${direct.url}/${BUCKET}/team/direct`])
+      expect(put.status).toBe(200)
+      const get = await curl(['-u', 'newton:password', `${direct.url}/${BUCKET}/team/direct`])
+      expect([get.status, get.body]).toEqual([200, 'hello from newton\n'])
+      const wrong = await curl(['-u', 'newton:wrong', `${direct.url}/${BUCKET}/team/direct`])
+      expect(wrong.status).toBe(401)
+      // Unescaped, these would name another entry (or an extra RDN); escaped, they name nobody. (` newton`
+      // is not here: uid matching ignores surrounding spaces, as it ignores case, so it is newton.)
+      for (const user of ['newton,ou=x', 'newton+cn=Newton', '*', 'newton\\']) {
+        const res = await curl(['-u', `${user}:password`, `${direct.url}/${BUCKET}/team/direct`])
+        expect(res.status).toBe(401)
+        expect(res.body).toContain('<Code>AccessDenied</Code>')
+      }
+      // Failed binds are not outages: the directory is still asked, and newton still gets in.
+      const again = await curl(['-u', 'newton:password', `${direct.url}/${BUCKET}/team/direct`])
+      expect(again.status).toBe(200)
+    } finally {
+      await direct.stop()
+    }
   })
 
   it('with LDAP stopped: a cached login still works, a new one gets a fast 503', async () => {
