@@ -41,6 +41,8 @@ describe('FailureThrottle and the authenticator', () => {
     // Another address is throttled for this user too; another user from this address as well.
     expect(await code(auth.authenticate({ username: 'u', password: 'right' }, '5.6.7.8'))).toBe('SlowDown 503')
     expect(await code(auth.authenticate({ username: 'v', password: 'right' }, '1.2.3.4'))).toBe('SlowDown 503')
+    // The same user spelled as directories match it (case, surrounding spaces) shares the allowance.
+    expect(await code(auth.authenticate({ username: ' U ', password: 'right' }, '9.9.9.9'))).toBe('SlowDown 503')
     now += 60_000
     expect(await code(auth.authenticate({ username: 'u', password: 'right' }, '1.2.3.4'))).toBe('ok')
   })

@@ -114,7 +114,9 @@ export interface BasicAuthenticator {
 export function createBasicAuthenticator(verifiers: readonly PasswordVerifier[], throttle: FailureThrottle): BasicAuthenticator {
   return {
     async authenticate(credentials, client) {
-      const keys = [`addr:${client ?? '-'}`, ...(credentials ? [`user:${credentials.username}`] : [])]
+      // Directories match user names ignoring case and surrounding spaces, so the throttle must too,
+      // or 'NEWTON' and ' newton' would each get a fresh allowance of guesses.
+      const keys = [`addr:${client ?? '-'}`, ...(credentials ? [`user:${credentials.username.trim().toLowerCase()}`] : [])]
       if (!throttle.allows(keys)) throw new S3Error('SlowDown')
       // An empty password would be an unauthenticated bind to LDAP, which succeeds (RFC 4513 5.1.2).
       if (credentials && credentials.password !== '') {
