@@ -137,8 +137,8 @@ for (const kind of BACKENDS) {
         chunkSize,
         trailers,
         signer: c.mode === 'unsigned-trailer' ? undefined : signed.chunkSigner,
-        tamperChunk: tamper.chunk,
-        tamperTrailerSignature: tamper.trailerSignature,
+        tamperChunk: tamper.chunk === undefined ? undefined : { index: tamper.chunk },
+        tamperTrailer: tamper.trailerSignature || undefined,
       })
       expect(body.length).toBe(framedLength)
       const sendHeaders: Record<string, string> = { ...signed.headers }

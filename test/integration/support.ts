@@ -6,13 +6,13 @@
  * aws-chunked bodies with chunk/trailer signatures, and compute checksums independently of the gateway.
  */
 import { execFileSync } from 'node:child_process'
-import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { Agent, request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http'
 import type { LookupFunction } from 'node:net'
 import { crc32 as zlibCrc32 } from 'node:zlib'
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { SignatureV4 } from '@smithy/signature-v4'
-import type { SourceData } from '@smithy/types'
+import { NodeSha256, encodeAwsChunked, sha256Hex, signingKeyOf, type ChunkSigner } from '../fixtures/sigv4/helpers.js'
 import { startGateway, type GatewayProcess, type StartOptions } from '../helpers/gateway.js'
 import { isCi, type TestRgw } from '../helpers/rgw.js'
 
@@ -262,32 +262,6 @@ export function objectPath(bucket: string, key?: string): string {
   return '/' + bucket + '/' + key.split('/').map(rfc3986).join('/')
 }
 
-class NodeSha256 {
-  readonly #hash
-  constructor(secret?: SourceData) {
-    this.#hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(secret))
-  }
-  update(data: SourceData): void {
-    this.#hash.update(toBuffer(data))
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#hash.digest())
-  }
-  reset(): void {
-    throw new Error('not supported')
-  }
-}
-
-function toBuffer(data: SourceData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8')
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-  return Buffer.from(data)
-}
-
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex')
-}
-
 export function md5Base64(data: string | Uint8Array): string {
   return createHash('md5').update(data).digest('base64')
 }
@@ -319,25 +293,12 @@ export interface Signed {
   chunkSigner: ChunkSigner
 }
 
-export interface ChunkSigner {
-  key: Buffer
-  amzDate: string
-  scope: string
-  seed: string
-}
-
 /** Encodes a query object in a canonical-compatible way (sorted, RFC 3986). */
 export function encodeQuery(query: Record<string, string> = {}): string {
   return Object.keys(query)
     .sort()
     .map((k) => (query[k] === '' ? rfc3986(k) + '=' : rfc3986(k) + '=' + rfc3986(query[k]!)))
     .join('&')
-}
-
-export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
-  let key = createHmac('sha256', 'AWS4' + secret).update(date).digest()
-  for (const part of [region, service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest()
-  return key
 }
 
 /** Signs a request with @smithy/signature-v4 (Authorization header). */
@@ -375,7 +336,7 @@ export async function signRequest(
     headers: out,
     query: encodeQuery(opts.query),
     chunkSigner: {
-      key: signingKey(secretAccessKey, day, REGION, 's3'),
+      key: signingKeyOf(secretAccessKey, day, REGION, 's3'),
       amzDate,
       scope: `${day}/${REGION}/s3/aws4_request`,
       seed,
@@ -396,60 +357,10 @@ export async function signedRequest(
 // ---------------------------------------------------------------------------------------------
 // aws-chunked
 
-export interface ChunkedOptions {
-  chunkSize: number
-  signer?: ChunkSigner
-  trailers?: [string, string][]
-  /** Replace chunk `index`'s signature (the final zero-length chunk counts). */
-  tamperChunk?: number
-  tamperTrailerSignature?: boolean
-}
+export { sha256Hex }
 
-/**
- * aws-chunked framing of `data`, written from the AWS documentation (sigv4-streaming,
- * sigv4-streaming-trailers): `hex;chunk-signature=sig\r\n bytes \r\n … 0;chunk-signature=sig\r\n
- * [trailers\r\n x-amz-trailer-signature:sig\r\n] \r\n`.
- */
-export function awsChunked(data: Uint8Array, opts: ChunkedOptions): Buffer {
-  const parts: Buffer[] = []
-  let previous = opts.signer?.seed ?? ''
-  const emptyHash = sha256Hex('')
-  let index = 0
-  const header = (chunk: Uint8Array): string => {
-    let line = chunk.length.toString(16)
-    if (opts.signer) {
-      const s = opts.signer
-      const sts = ['AWS4-HMAC-SHA256-PAYLOAD', s.amzDate, s.scope, previous, emptyHash, sha256Hex(chunk)].join('\n')
-      let signature = createHmac('sha256', s.key).update(sts).digest('hex')
-      previous = signature
-      if (opts.tamperChunk === index) signature = (signature[0] === '0' ? '1' : '0') + signature.slice(1)
-      line += ';chunk-signature=' + signature
-    }
-    index++
-    return line + '\r\n'
-  }
-  for (let offset = 0; offset < data.length; offset += opts.chunkSize) {
-    const chunk = data.subarray(offset, offset + opts.chunkSize)
-    parts.push(Buffer.from(header(chunk)), Buffer.from(chunk), Buffer.from('\r\n'))
-  }
-  parts.push(Buffer.from(header(new Uint8Array(0))))
-  if (opts.trailers) {
-    let text = ''
-    for (const [name, value] of opts.trailers) {
-      text += `${name}:${value}\n`
-      parts.push(Buffer.from(`${name}:${value}\r\n`))
-    }
-    if (opts.signer) {
-      const s = opts.signer
-      const sts = ['AWS4-HMAC-SHA256-TRAILER', s.amzDate, s.scope, previous, sha256Hex(text)].join('\n')
-      let signature = createHmac('sha256', s.key).update(sts).digest('hex')
-      if (opts.tamperTrailerSignature) signature = (signature[0] === '0' ? '1' : '0') + signature.slice(1)
-      parts.push(Buffer.from(`x-amz-trailer-signature:${signature}\r\n`))
-    }
-  }
-  parts.push(Buffer.from('\r\n'))
-  return Buffer.concat(parts)
-}
+/** aws-chunked framing of `data`, from the SigV4 test fixtures (written from the AWS documentation). */
+export { encodeAwsChunked as awsChunked }
 
 // ---------------------------------------------------------------------------------------------
 // Checksums, computed here independently of the gateway and the SDK
