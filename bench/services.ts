@@ -7,14 +7,14 @@
  * The test helpers are not reused: test/helpers/rgw.ts imports vitest, and the bench needs the
  * gateway's pid (for RSS sampling) and its log in a file rather than in a pipe we must drain.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, rmSync } from 'node:fs'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
+import { RGW_SCRIPT, parseRgwOutput, runRgwScript, type RgwConnection } from '../test/fixtures/rgw-script.js'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..')
-const RGW_SCRIPT = join(REPO_ROOT, 'test/fixtures/rgw.sh')
 const GATEWAY_BIN = join(REPO_ROOT, 'bin/s3veil.js')
 
 interface Task {
@@ -75,35 +75,6 @@ export function freePort(): Promise<number> {
       server.close(() => (port ? resolvePort(port) : reject(new Error('no free port'))))
     })
   })
-}
-
-export interface RgwConnection {
-  endpoint: string
-  accessKeyId: string
-  secretAccessKey: string
-  region: string
-}
-
-function runRgwScript(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, signal?: AbortSignal): Promise<string> {
-  return new Promise((done, reject) => {
-    execFile('bash', [RGW_SCRIPT, ...args], { env, timeout: timeoutMs, maxBuffer: 1 << 20, signal }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`rgw.sh ${args.join(' ')} failed: ${err.message}\n${stderr}`))
-      else done(stdout)
-    })
-  })
-}
-
-function parseRgwOutput(stdout: string): RgwConnection {
-  const values = new Map<string, string>()
-  for (const line of stdout.split('\n')) {
-    const eq = line.indexOf('=')
-    if (eq > 0) values.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim())
-  }
-  const endpoint = values.get('ENDPOINT')
-  const accessKeyId = values.get('ACCESS_KEY')
-  const secretAccessKey = values.get('SECRET_KEY')
-  if (!endpoint || !accessKeyId || !secretAccessKey) throw new Error(`unexpected output from rgw.sh:\n${stdout}`)
-  return { endpoint, accessKeyId, secretAccessKey, region: values.get('REGION') || 'us-east-1' }
 }
 
 /**

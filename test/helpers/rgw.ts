@@ -9,19 +9,13 @@
  *   one started for the file. When none can be had, it throws under CI (the file FAILS) and otherwise
  *   returns undefined after a loud warning, so the file can `describe.skipIf(!rgw)`.
  */
-import { execFile, execFileSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { createServer } from 'node:net'
-import { resolve } from 'node:path'
 import { inject } from 'vitest'
 
-export const RGW_SCRIPT = resolve(import.meta.dirname, '../fixtures/rgw.sh')
+import { RGW_SCRIPT, parseRgwOutput, runRgwScript, type RgwConnection } from '../fixtures/rgw-script.js'
 
-export interface RgwConnection {
-  endpoint: string
-  accessKeyId: string
-  secretAccessKey: string
-  region: string
-}
+export { RGW_SCRIPT, type RgwConnection }
 
 export interface RgwFixture extends RgwConnection {
   stop(): Promise<void>
@@ -66,31 +60,6 @@ export function freePort(): Promise<number> {
   })
 }
 
-function runScript(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string> {
-  return new Promise((resolveRun, reject) => {
-    const options = { env, timeout: timeoutMs, maxBuffer: 1 << 20 }
-    execFile('bash', [RGW_SCRIPT, ...args], options, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${RGW_SCRIPT} ${args.join(' ')} failed: ${err.message}\n${stderr}`))
-      else resolveRun(stdout)
-    })
-  })
-}
-
-function parseConnection(stdout: string): RgwConnection {
-  const values = new Map<string, string>()
-  for (const line of stdout.split('\n')) {
-    const eq = line.indexOf('=')
-    if (eq > 0) values.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim())
-  }
-  const endpoint = values.get('ENDPOINT')
-  const accessKeyId = values.get('ACCESS_KEY')
-  const secretAccessKey = values.get('SECRET_KEY')
-  if (!endpoint || !accessKeyId || !secretAccessKey) {
-    throw new Error(`unexpected output from ${RGW_SCRIPT}:\n${stdout}`)
-  }
-  return { endpoint, accessKeyId, secretAccessKey, region: values.get('REGION') || 'us-east-1' }
-}
-
 /**
  * Starts an RGW on free ports (~3 s; the first run on a fresh machine also apt-installs Ceph, ~30 s).
  * Two attempts, since a free port can be taken between our probe and the daemons' bind.
@@ -112,15 +81,15 @@ export async function startRgw(options: { timeoutMs?: number } = {}): Promise<Rg
       }
     }
     try {
-      const stdout = await runScript(['start', String(port)], env, options.timeoutMs ?? 300_000)
-      const connection = parseConnection(stdout)
+      const stdout = await runRgwScript(['start', String(port)], env, options.timeoutMs ?? 300_000)
+      const connection = parseRgwOutput(stdout)
       // The daemons run in their own sessions, so they outlive us unless stopped: also on a crash.
       process.once('exit', stopSync)
       return {
         ...connection,
         stop: async () => {
           process.off('exit', stopSync)
-          await runScript(['stop', String(port)], env, 60_000)
+          await runRgwScript(['stop', String(port)], env, 60_000)
         },
       }
     } catch (err) {
