@@ -18,6 +18,7 @@ import { INTERNAL_PREFIX } from './encrypted-multipart.js'
 import { createEncryptedBackend } from './encrypted.js'
 import { createFilesystemBackend } from './filesystem.js'
 import type { Backend, ObjectMetadata, RangeSpec } from './types.js'
+import { chunks as chunksOf, collect, s3ErrorCode as code } from '../../test/helpers/streams.js'
 
 const MiB = 1024 * 1024
 const S = 65536
@@ -64,25 +65,8 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true })
 })
 
-async function* chunks(data: Uint8Array, size = 100_000): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < data.byteLength; i += size) yield data.subarray(i, i + size)
-}
-
-async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = []
-  for await (const part of body) parts.push(part)
-  return Buffer.concat(parts)
-}
-
-async function code(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (err) {
-    expect(err).toBeInstanceOf(S3Error)
-    return (err as S3Error).code
-  }
-  throw new Error('expected an S3Error')
-}
+// Pieces of 100 000 bytes: deliberately off the 64 KiB segment grid.
+const chunks = (data: Uint8Array) => chunksOf(data, 100_000)
 
 /** Uploads `parts` (plaintext) as parts 1..n (or the given numbers) through `via` and completes. */
 async function multipart(key: string, parts: Buffer[], opts: { via?: Backend[]; numbers?: number[] } = {}) {

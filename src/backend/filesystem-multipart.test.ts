@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { S3Error } from '../s3/errors.js'
 import { createFilesystemBackend } from './filesystem.js'
 import type { Backend, ObjectMetadata } from './types.js'
+import { chunks, collect, s3ErrorCode as code } from '../../test/helpers/streams.js'
 
 const MiB = 1024 * 1024
 const META: ObjectMetadata = { headers: { contentType: 'text/x-test', cacheControl: 'no-cache' }, user: { color: 'blue' } }
@@ -25,26 +26,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(root, { recursive: true, force: true })
 })
-
-async function* chunks(data: Uint8Array, size = 256 * 1024): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < data.byteLength; i += size) yield data.subarray(i, i + size)
-}
-
-async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = []
-  for await (const part of body) parts.push(part)
-  return Buffer.concat(parts)
-}
-
-async function code(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (err) {
-    expect(err).toBeInstanceOf(S3Error)
-    return (err as S3Error).code
-  }
-  throw new Error('expected an S3Error')
-}
 
 function md5(data: Uint8Array): Buffer {
   return createHash('md5').update(data).digest()

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { S3Error } from '../s3/errors.js'
 import { createFilesystemBackend } from './filesystem.js'
 import type { Backend, GetObjectInput, ObjectMetadata, PutObjectInput } from './types.js'
+import { collect, s3ErrorCode as code } from '../../test/helpers/streams.js'
 
 const NO_META: ObjectMetadata = { headers: {}, user: {} }
 
@@ -45,27 +46,11 @@ function putBody(
   return backend.putObject({ bucket, key, body, contentLength, metadata: NO_META, conditions })
 }
 
-async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = []
-  for await (const part of body) parts.push(part)
-  return Buffer.concat(parts)
-}
-
 async function read(key: string, bucket = 'bkt'): Promise<string> {
   return (await collect((await backend.getObject({ bucket, key })).body)).toString()
 }
 
 /** The S3 error code a promise rejects with. */
-async function code(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (err) {
-    expect(err).toBeInstanceOf(S3Error)
-    return (err as S3Error).code
-  }
-  throw new Error('expected a rejection')
-}
-
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = []
   for (const entry of await readdir(dir, { withFileTypes: true })) {

@@ -10,30 +10,11 @@ import { rgwForTests } from '../../test/helpers/rgw.js'
 import { S3Error } from '../s3/errors.js'
 import { createS3UpstreamBackend } from './s3-upstream.js'
 import type { Backend, ObjectMetadata } from './types.js'
+import { chunks, collect, s3ErrorCode as code } from '../../test/helpers/streams.js'
 
 const rgw = await rgwForTests()
 const MiB = 1024 * 1024
 const META: ObjectMetadata = { headers: { contentType: 'text/x-test', expires: 'Thu, 01 Jan 2099 00:00:00 GMT' }, user: { color: 'blue' } }
-
-async function* chunks(data: Uint8Array, size = 256 * 1024): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < data.byteLength; i += size) yield data.subarray(i, i + size)
-}
-
-async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = []
-  for await (const part of body) parts.push(part)
-  return Buffer.concat(parts)
-}
-
-async function code(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (err) {
-    expect(err).toBeInstanceOf(S3Error)
-    return (err as S3Error).code
-  }
-  throw new Error('expected an S3Error')
-}
 
 const md5 = (data: Uint8Array) => createHash('md5').update(data).digest()
 

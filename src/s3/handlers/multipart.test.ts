@@ -1,17 +1,7 @@
 /** @module s3/handlers/multipart.test — parsing the CompleteMultipartUpload body. */
 import { describe, expect, it } from 'vitest'
-import { S3Error } from '../errors.js'
 import { parseCompleteBody } from './multipart.js'
-
-async function code(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (err) {
-    expect(err).toBeInstanceOf(S3Error)
-    return (err as S3Error).code
-  }
-  throw new Error('expected an S3Error')
-}
+import { s3ErrorCode as code } from '../../../test/helpers/streams.js'
 
 describe('parseCompleteBody', () => {
   it('keeps the client\'s order and ETags, with or without the namespace and checksum elements', async () => {
