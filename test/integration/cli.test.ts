@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path'
 import { HeadBucketCommand } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rgwForTests } from '../helpers/rgw.js'
-import { MiB, probe, requireTool, sdkError, startTarget, type BackendKind, type Target } from './support.js'
+import { MiB, awsClientEnv, probe, requireTool, sdkError, startTarget, type BackendKind, type Target } from './support.js'
 
 const rgw = await rgwForTests()
 const BACKENDS: BackendKind[] = ['disk', 'rgw']
@@ -65,23 +65,6 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, cwd: string):
   })
 }
 
-/** A clean client environment: credentials for the gateway and nothing from the host's AWS setup. */
-function clientEnv(t: Target, home: string, extra: Record<string, string>): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: home,
-    LANG: 'C.UTF-8',
-    AWS_ACCESS_KEY_ID: t.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: t.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: join(home, 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_PAGER: '',
-    ...extra,
-  }
-}
-
 for (const kind of BACKENDS) {
   describe.skipIf(kind === 'rgw' && !rgw)(`${kind} backend: command-line clients`, () => {
     let t: Target
@@ -115,7 +98,7 @@ for (const kind of BACKENDS) {
     for (const setting of SETTINGS) {
       it.skipIf(!haveAwsV2)(`aws-cli v2 (${awsV2Version?.split(' ')[0]}), ${setting.name}: mb, cp up, ls, cp down, rm, rb (BH-13, BH-14, BH-23)`, async () => {
         const dir = await workdir(`awsv2-${setting.name}`)
-        const env = clientEnv(t, dir, setting.env)
+        const env = awsClientEnv(t, dir, setting.env)
         const bucket = t.bucketName('awscli')
         const aws = (...args: string[]) => run(AWS_V2, ['--endpoint-url', t.url, ...args], env, dir)
 
@@ -155,7 +138,7 @@ for (const kind of BACKENDS) {
       for (const python of pythons) {
         it.skipIf(!haveDebianBoto3 && python === debianPython)(`boto3 via ${python.label}, ${setting.name}: bucket, put, upload_file, list, get, conditions, delete_objects (BH-12, BH-32, BH-33, BH-39)`, async () => {
           const dir = await workdir(`boto3-${python.boto3}-${setting.name}`)
-          const env = clientEnv(t, dir, setting.env)
+          const env = awsClientEnv(t, dir, setting.env)
           const bucket = t.bucketName('boto3')
           const args = JSON.stringify({ endpoint: t.url, accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey, bucket, workdir: dir })
           const { stdout } = await run(python.executable, [SCENARIO, args], env, dir)

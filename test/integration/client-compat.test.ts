@@ -38,6 +38,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rgwForTests } from '../helpers/rgw.js'
 import {
   MiB,
+  awsClientEnv,
   crc32Base64,
   md5Hex,
   objectPath,
@@ -77,23 +78,6 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, cwd: string):
       else resolve({ stdout, stderr })
     })
   })
-}
-
-/** A clean client environment: the gateway's credentials and nothing from the host's AWS/rclone setup. */
-function clientEnv(t: Target, home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: home,
-    LANG: 'C.UTF-8',
-    AWS_ACCESS_KEY_ID: t.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: t.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: join(home, 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_PAGER: '',
-    ...extra,
-  }
 }
 
 /** Every x-amz-checksum-* header of a response (the ones that would make a client validate the body). */
@@ -141,7 +125,7 @@ for (const kind of BACKENDS) {
       return dir
     }
 
-    const aws = (dir: string, ...args: string[]) => run(AWS_CLI, ['--endpoint-url', t.url, ...args], clientEnv(t, dir), dir)
+    const aws = (dir: string, ...args: string[]) => run(AWS_CLI, ['--endpoint-url', t.url, ...args], awsClientEnv(t, dir), dir)
 
     // ---------------------------------------------------------------------------------------------
     // BH-09
@@ -377,7 +361,7 @@ for (const kind of BACKENDS) {
         `:s3,provider=Other,endpoint='${t.url}',access_key_id=${t.accessKeyId},secret_access_key='${t.secretAccessKey}',` +
         `upload_cutoff=5Mi,chunk_size=5Mi:${bucket}/rclone`
       const rclone = (...args: string[]) =>
-        run('/usr/bin/env', ['-u', 'AWS_CA_BUNDLE', RCLONE, '--config', join(dir, 'rclone.conf'), '--retries', '1', '--low-level-retries', '1', ...args], clientEnv(t, dir), dir)
+        run('/usr/bin/env', ['-u', 'AWS_CA_BUNDLE', RCLONE, '--config', join(dir, 'rclone.conf'), '--retries', '1', '--low-level-retries', '1', ...args], awsClientEnv(t, dir), dir)
 
       await rclone('copy', join(dir, 'up'), remote)
       const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'rclone/big.bin' }))

@@ -14,7 +14,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateway, type GatewayProcess } from '../helpers/gateway.js'
 import { LDAP_SUFFIX, ldapForTests } from '../helpers/ldap.js'
-import { FULL_ACCESS_POLICY, gatewayConfig, probe, requireTool, sdkClient } from './support.js'
+import { FULL_ACCESS_POLICY, awsClientEnv, gatewayConfig, probe, requireTool, sdkClient } from './support.js'
 
 const BUCKET = 'sts-ldap'
 const ARN = `arn:aws:s3:::${BUCKET}`
@@ -72,20 +72,7 @@ async function credentialsFor(url: string, params: Record<string, string>): Prom
 
 /** aws-cli v2 with only these temporary credentials, nothing from the host's AWS setup. */
 function aws(url: string, creds: Credentials, home: string, ...args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  const env = {
-    PATH: process.env.PATH,
-    HOME: home,
-    LANG: 'C.UTF-8',
-    AWS_ACCESS_KEY_ID: creds.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
-    AWS_SESSION_TOKEN: creds.sessionToken,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: join(home, 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_PAGER: '',
-    AWS_MAX_ATTEMPTS: '1',
-  }
+  const env = awsClientEnv(creds, home, { AWS_MAX_ATTEMPTS: '1' })
   return new Promise((done) => {
     execFile(AWS_V2, ['--endpoint-url', url, ...args], { env, cwd: home, timeout: 60_000 }, (err, stdout, stderr) =>
       done({ ok: !err, stdout, stderr })

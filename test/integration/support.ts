@@ -262,6 +262,31 @@ export function objectPath(bucket: string, key?: string): string {
   return '/' + bucket + '/' + key.split('/').map(rfc3986).join('/')
 }
 
+/**
+ * A clean environment for command-line S3 clients: these credentials, and nothing from the host's
+ * AWS setup (config, credentials files, instance metadata) or pager.
+ */
+export function awsClientEnv(
+  creds: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
+  home: string,
+  extra: Record<string, string> = {}
+): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: home,
+    LANG: 'C.UTF-8',
+    AWS_ACCESS_KEY_ID: creds.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+    ...(creds.sessionToken === undefined ? {} : { AWS_SESSION_TOKEN: creds.sessionToken }),
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: `${home}/no-config`,
+    AWS_SHARED_CREDENTIALS_FILE: `${home}/no-credentials`,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_PAGER: '',
+    ...extra,
+  }
+}
+
 export function md5Base64(data: string | Uint8Array): string {
   return createHash('md5').update(data).digest('base64')
 }
