@@ -46,7 +46,8 @@
  * Fine for the embedded use; a persistent key index would be the next step if buckets grow large.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { access, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type {
@@ -758,6 +759,15 @@ export async function createFilesystemBackend(options: FilesystemBackendOptions)
   }
 
   const backend: Backend = {
+    /** Readiness: both directories still there and writable (a full or read-only disk says so here). */
+    async check() {
+      try {
+        await Promise.all([access(bucketsDir, constants.W_OK), access(tmpDir, constants.W_OK)])
+      } catch (err) {
+        throw new S3Error('ServiceUnavailable', 'The data directory is not writable.', { cause: err })
+      }
+    },
+
     async listBuckets(): Promise<BucketInfo[]> {
       const names = (await readdir(bucketsDir)).sort()
       const buckets: BucketInfo[] = []

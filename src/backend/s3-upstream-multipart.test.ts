@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rgwForTests } from '../../test/helpers/rgw.js'
 import { S3Error } from '../s3/errors.js'
-import { createS3UpstreamBackend } from './s3-upstream.js'
+import { createS3UpstreamBackend } from './s3-upstream-node.js'
 import type { Backend, ObjectMetadata } from './types.js'
 import { chunks, collect, s3ErrorCode as code } from '../../test/helpers/streams.js'
 

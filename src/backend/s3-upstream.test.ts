@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rgwForTests, freePort } from '../../test/helpers/rgw.js'
 import type { ByteSource } from '../platform/types.js'
 import { S3Error } from '../s3/errors.js'
-import { createS3UpstreamBackend } from './s3-upstream.js'
+import { createS3UpstreamBackend } from './s3-upstream-node.js'
 import type { Backend, ObjectMetadata, PutObjectInput, PutObjectOutput } from './types.js'
 
 const rgw = await rgwForTests()

@@ -24,11 +24,9 @@
  *   HEAD's, NoSuchKey from ListParts and a 500 from completing an aborted upload become NoSuchUpload,
  *   copy-result ETags are quoted, and x-amz-copy-source-if-* (ignored by RGW) are checked on a HEAD.
  *   RGW still refuses a complete that does not list every uploaded part (docs/format.md 12.3).
+ * - The module is runtime-neutral: how bytes travel (connection pools, TLS trust, stream types) is an
+ *   `UpstreamTransport` passed in, s3-upstream-node.ts on Node and s3-upstream-fetch.ts on Workers.
  */
-import { readFileSync } from 'node:fs'
-import { Agent as HttpAgent } from 'node:http'
-import { Agent as HttpsAgent } from 'node:https'
-import { Readable } from 'node:stream'
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -51,6 +49,8 @@ import {
   S3Client,
   UploadPartCommand,
   type BucketLocationConstraint,
+  type PutObjectCommandInput,
+  type S3ClientConfig,
   type GetObjectCommandOutput,
   type PutObjectCommandOutput,
   type UploadPartCommandOutput,
@@ -61,9 +61,11 @@ import { checkReadConditions, checkWriteConditions, normalizeEtag } from '../s3/
 import { S3Error, isS3Error, isS3ErrorCode, type S3ErrorCode } from '../s3/errors.js'
 import { invalidRange } from '../s3/range.js'
 import { checkCopySourceSize, checkSourceConditions } from './copy.js'
+import { compareKeys } from './listing.js'
 import { invalidPartNumber, noSuchUpload, partRange } from './multipart.js'
 import type {
   Backend,
+  BackendObserver,
   BucketInfo,
   ByteRange,
   CompleteMultipartUploadInput,
@@ -95,7 +97,28 @@ import type {
   UploadRef,
 } from './types.js'
 
-export interface S3UpstreamOptions {
+type SdkBody = NonNullable<PutObjectCommandInput['Body']>
+
+/** A request body handed to the SDK, and how to release it once the request is over. */
+export interface TransportBody {
+  body: SdkBody
+  destroy(): void
+}
+
+/** What differs between runtimes in talking to the upstream: the SDK's HTTP handler and its stream types. */
+export interface UpstreamTransport {
+  /** The SDK's request handler (connections, TLS trust, timeouts). */
+  requestHandler: NonNullable<S3ClientConfig['requestHandler']>
+  /**
+   * `source` as a body the handler sends with a known Content-Length (the SDK sets the header from
+   * ContentLength). `onError` is called once if reading `source` fails, so the request can be aborted.
+   */
+  requestBody(source: ByteSource, length: number, onError: (err: unknown) => void): TransportBody
+  /** The handler's response body as bytes plus a way to drop it (and its connection); undefined if foreign. */
+  responseBody(body: unknown): { source: ByteSource; destroy(): void } | undefined
+}
+
+export interface UpstreamOptions {
   /** e.g. `https://s3.eu-central-1.amazonaws.com`, `http://127.0.0.1:7480`; absent: the SDK's AWS endpoint. */
   endpoint?: string
   region: string
@@ -103,14 +126,7 @@ export interface S3UpstreamOptions {
   forcePathStyle?: boolean
   /** Absent: the SDK's default chain (AWS_* environment variables, shared config, instance roles, …). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
-  /** PEM text, or the path of a PEM file: the CAs trusted for an https endpoint (replaces Node's defaults). */
-  caBundle?: string
-  /** Concurrent connections to the upstream (per protocol); default 64. */
-  maxSockets?: number
-  /** Give up connecting after this long; default 10 s. */
-  connectionTimeoutMs?: number
-  /** Fail a request whose socket is idle this long (request or response); default 120 s. */
-  socketTimeoutMs?: number
+  transport: UpstreamTransport
 }
 
 /** S3's DeleteObjects limit. */
@@ -118,6 +134,12 @@ const DELETE_BATCH = 1000
 
 /** The 503 for an upstream we cannot reach; deliberately says nothing about which or where it is. */
 const UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable. Please try again.'
+
+/** The 503 for an upstream whose certificate we do not trust: never sent anyway, and the operator must act. */
+const UNTRUSTED_MESSAGE = "The storage upstream's TLS certificate was not trusted by the gateway; the request was not sent."
+
+/** Node's codes for a peer certificate that does not verify (unknown CA, self-signed, expired, wrong name). */
+const TLS_TRUST_CODE = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_CERT_ALTNAME_INVALID/
 
 /** Upstream error codes that mean the same to our clients as to us, so they pass through by code. */
 const PASS_THROUGH = new Set<S3ErrorCode>([
@@ -167,6 +189,8 @@ const NETWORK_CODES = new Set([
   'EPROTO',
   'ERR_STREAM_PREMATURE_CLOSE',
   'ERR_SOCKET_CONNECTION_TIMEOUT',
+  // s3-upstream-fetch.ts: the runtime's fetch rejected (no HTTP answer); it says no more than that.
+  'ERR_FETCH_FAILED',
 ])
 
 /** 400 codes that blame how we signed or framed our request: our fault, not the client's. */
@@ -209,6 +233,7 @@ function toS3Error(err: unknown, subject: Subject): S3Error {
   const name = typeof e.Code === 'string' ? e.Code : typeof e.name === 'string' ? e.name : ''
   const cause = upstreamCause(e, status, name)
   if (status === undefined) {
+    if (typeof e.code === 'string' && TLS_TRUST_CODE.test(e.code)) return new S3Error('ServiceUnavailable', UNTRUSTED_MESSAGE, { cause })
     if (isNetworkFailure(e)) return new S3Error('ServiceUnavailable', UNAVAILABLE_MESSAGE, { cause })
     return new S3Error('InternalError', undefined, { cause })
   }
@@ -379,33 +404,29 @@ async function* exactly(source: ByteSource, length: number): AsyncGenerator<Uint
 
 /**
  * The SDK's response stream as a ByteSource. `return()` (breaking out of `for await`, even before the
- * first chunk) destroys the stream and so its socket, which is then not reused; a transport error or
- * socket timeout mid-body surfaces as a mapped S3Error (503).
+ * first chunk) destroys the stream and so its connection, which is then not reused; a transport error
+ * or socket timeout mid-body surfaces as a mapped S3Error (503).
  */
-function responseBody(stream: Readable): ByteSource {
+function responseBody(body: { source: ByteSource; destroy(): void }): ByteSource {
   return {
     [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-      const inner = stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>
+      const inner = body.source[Symbol.asyncIterator]()
       return {
         async next() {
           try {
             return await inner.next()
           } catch (err) {
-            stream.destroy()
+            body.destroy()
             throw toS3Error(err, 'object')
           }
         },
         async return() {
-          stream.destroy()
+          body.destroy()
           return { done: true, value: undefined }
         },
       }
     },
   }
-}
-
-function loadCa(caBundle: string): string {
-  return caBundle.includes('-----BEGIN') ? caBundle : readFileSync(caBundle, 'utf8')
 }
 
 /** Sends a stored Expires string byte for byte (the SDK only takes a Date for it). */
@@ -435,11 +456,34 @@ function sdkMetadata(metadata: ObjectMetadata) {
   }
 }
 
+/**
+ * The shared client, reporting each call's final status and time to `observer` (for the audit record).
+ * A call fails, for the metrics, when there was no answer or a 5xx: a 404 or 412 is an answer.
+ */
+function observedClient(sdk: S3Client, observer: BackendObserver): S3Client {
+  const view = Object.create(sdk) as S3Client
+  const send = async (command: Parameters<S3Client['send']>[0], options?: Parameters<S3Client['send']>[1]) => {
+    const started = performance.now()
+    try {
+      const out = await sdk.send(command, options as never)
+      observer.upstream((out as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode, performance.now() - started, false)
+      return out
+    } catch (err) {
+      const status = statusOf(err)
+      observer.upstream(status, performance.now() - started, status === undefined || status >= 500)
+      throw err
+    }
+  }
+  view.send = send as S3Client['send']
+  return view
+}
+
 const silentLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} }
 
-export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
-  const agentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 64, scheduling: 'lifo' as const }
-  const client = new S3Client({
+export function createUpstreamBackend(opts: UpstreamOptions, view?: { sdk: S3Client; observer: BackendObserver }): Backend {
+  const transport = opts.transport
+  // Per request (`observe`), the same client (config, connections) with its calls reported.
+  const client = view ? observedClient(view.sdk, view.observer) : new S3Client({
     region: opts.region,
     endpoint: opts.endpoint,
     forcePathStyle: opts.forcePathStyle ?? opts.endpoint !== undefined,
@@ -448,18 +492,13 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
     responseChecksumValidation: 'WHEN_REQUIRED',
     // One retry for idempotent calls (a stale keep-alive socket, a 503); bodies are never replayed.
     maxAttempts: 2,
-    // We write the body at once anyway (our own agent); the header would only add a round trip.
+    // We write the body at once anyway; the header would only add a round trip.
     expectContinueHeader: false,
     // Directory-bucket names (…--x-s3) would otherwise make the SDK call CreateSession first.
     disableS3ExpressSessionAuth: true,
     // Failures reach the caller as errors; the SDK's console warnings would only bypass our logger.
     logger: silentLogger,
-    requestHandler: {
-      httpAgent: new HttpAgent(agentOptions),
-      httpsAgent: new HttpsAgent({ ...agentOptions, ...(opts.caBundle ? { ca: loadCa(opts.caBundle) } : {}) }),
-      connectionTimeout: opts.connectionTimeoutMs ?? 10_000,
-      socketTimeout: opts.socketTimeoutMs ?? 120_000,
-    },
+    requestHandler: transport.requestHandler,
   })
 
   async function send<T>(subject: Subject, run: () => Promise<T>): Promise<T> {
@@ -472,30 +511,30 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
 
   /**
    * Sends a command whose body streams from `source` (exactly `length` bytes, the last chunk held
-   * back). pipe() leaves the request open when its source fails, so a body error aborts the request:
-   * the connection closes mid-body and the upstream drops the partial object. The body's own error
-   * wins over the abort (or whatever else) it caused.
+   * back). A transport may leave the request open when its source fails, so a body error aborts the
+   * request: the connection closes mid-body and the upstream drops the partial object. The body's own
+   * error wins over the abort (or whatever else) it caused.
    */
   async function sendStreaming<T>(
     subject: Subject,
     source: ByteSource,
     length: number,
-    commandFor: (body: Readable) => { middlewareStack: unknown }
+    commandFor: (body: SdkBody) => { middlewareStack: unknown }
   ): Promise<T> {
     let bodyError: { error: unknown } | undefined
     const abort = new AbortController()
-    const stream = Readable.from(exactly(source, length), { objectMode: false })
-    stream.on('error', (error) => {
+    const body = transport.requestBody(exactly(source, length), length, (error) => {
       bodyError ??= { error }
       abort.abort()
     })
     try {
-      return (await client.send(commandFor(stream) as Parameters<typeof client.send>[0], { abortSignal: abort.signal })) as T
+      const command = commandFor(body.body) as Parameters<typeof client.send>[0]
+      return (await client.send(command, { abortSignal: abort.signal })) as T
     } catch (err) {
       if (bodyError) throw bodyError.error
       throw toS3Error(err, subject)
     } finally {
-      stream.destroy()
+      body.destroy()
     }
   }
 
@@ -567,9 +606,9 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
       if (verdict === 'retry-unconditionally' && passConditions) return fetchObject(input, false)
       throw toS3Error(err, 'object')
     }
-    const stream = out.Body
-    if (!(stream instanceof Readable)) {
-      throw new S3Error('InternalError', undefined, { cause: new Error('GetObject body is not a Node stream') })
+    const stream = transport.responseBody(out.Body)
+    if (!stream) {
+      throw new S3Error('InternalError', undefined, { cause: new Error('GetObject body is not a stream of this transport') })
     }
     try {
       const etag = quoteEtag(out.ETag)
@@ -776,7 +815,21 @@ export function createS3UpstreamBackend(opts: S3UpstreamOptions): Backend {
     return { etag: quoteEtag(result?.ETag), lastModified: result?.LastModified ?? new Date() }
   }
 
+  const sdk = view?.sdk ?? client
   return {
+    observe: (observer) => createUpstreamBackend(opts, { sdk, observer }),
+
+    /** Readiness: a one-bucket listing. Refused only for lack of permission still proves reach and credentials. */
+    async check() {
+      try {
+        await client.send(new ListBucketsCommand({ MaxBuckets: 1 }))
+      } catch (err) {
+        const name = (err as SdkErrorShape).name
+        if (statusOf(err) === 403 && name === 'AccessDenied') return
+        throw toS3Error(err, 'bucket')
+      }
+    },
+
     async listBuckets(): Promise<BucketInfo[]> {
       const buckets: BucketInfo[] = []
       let token: string | undefined
@@ -956,5 +1009,5 @@ function prefixesOf(list: { Prefix?: string }[] = []): string[] {
 /** The later of the last key and the last common prefix, in S3's (UTF-8 byte) order. */
 function lastInOrder(key: string | undefined, prefix: string | undefined): string | undefined {
   if (key === undefined || prefix === undefined) return key ?? prefix
-  return Buffer.compare(Buffer.from(key), Buffer.from(prefix)) >= 0 ? key : prefix
+  return compareKeys(key, prefix) >= 0 ? key : prefix
 }

@@ -141,7 +141,27 @@ export interface DeleteObjectsOutput {
   errors: { key: string; code: string; message: string }[]
 }
 
+/**
+ * What a backend reports about one request, for its audit record: the encrypting decorator says
+ * which master key a body was encrypted or decrypted under, the S3 upstream each SDK call's status
+ * and time. Disk storage reports nothing.
+ */
+export interface BackendObserver {
+  encrypted(keyId: string): void
+  decrypted(keyId: string): void
+  /** One upstream call: its final HTTP status (undefined: no answer), time waited, and whether it failed. */
+  upstream(status: number | undefined, ms: number, failed: boolean): void
+}
+
 export interface Backend {
+  /**
+   * Readiness: resolves when the storage can serve requests (the upstream answers and takes our
+   * credentials; the data directory is writable). Rejects with an S3Error saying what is wrong.
+   */
+  check?(): Promise<void>
+  /** This backend for one request, reporting to `observer`; absent: there is nothing to report. */
+  observe?(observer: BackendObserver): Backend
+
   listBuckets(): Promise<BucketInfo[]>
   createBucket(bucket: string): Promise<void>
   deleteBucket(bucket: string): Promise<void>

@@ -38,6 +38,15 @@ export interface Platform {
   aesGcmSeal(key: AeadKey, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, headroom?: number): Promise<Uint8Array>
   /** AES-256-GCM open of ciphertext ‖ tag; throws AeadAuthError when the tag does not verify. */
   aesGcmOpen(key: AeadKey, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array>
+  /** scrypt (RFC 7914) key derivation, for local users' password hashes. */
+  scrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams, length: number): Promise<Uint8Array>
+}
+
+/** scrypt cost: N (a power of two), block size r, parallelism p. */
+export interface ScryptParams {
+  N: number
+  r: number
+  p: number
 }
 
 /** Thrown by `aesGcmOpen` when authentication fails. */
