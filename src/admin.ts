@@ -166,6 +166,8 @@ export function inlineSecretPaths(doc: Json): string[] {
   }
   if (isObject(doc.ldap)) check(doc.ldap.bindPassword, 'ldap.bindPassword')
   if (isObject(doc.sts)) check(doc.sts.tokenKey, 'sts.tokenKey')
+  if (isObject(doc.tls)) check(doc.tls.key, 'tls.key')
+  if (isObject(doc.ops)) check(doc.ops.metricsToken, 'ops.metricsToken')
   userEntries(doc).forEach((u, i) => {
     check(u.password, `users[${i}].password`)
     keyEntries(u).forEach((k, j) => check(k.secret, `users[${i}].accessKeys[${j}].secret`))
@@ -233,6 +235,21 @@ export function validate(doc: Json, path: string): void {
   }
 }
 
+/**
+ * Why a config file with inline secrets must not be used at this mode (readable or writable by group
+ * or others), or undefined when it may. Refused rather than fixed: whoever could read it may have
+ * copied the secrets already. Shared by the admin commands and `serve`.
+ */
+export function exposedSecretsProblem(file: string, mode: number, doc: Json): string | undefined {
+  const inline = inlineSecretPaths(doc)
+  if (inline.length === 0 || (mode & 0o066) === 0) return undefined
+  return (
+    `${file} holds secrets inline (${inline.join(', ')}) but is readable or writable by group or others ` +
+    `(mode ${(mode & 0o777).toString(8).padStart(4, '0')}): chmod 600 it, and consider rotating those secrets or moving them ` +
+    `to {"file": …} / {"env": …} references`
+  )
+}
+
 export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   const path = await realpath(file).catch((err: NodeJS.ErrnoException) => {
     throw new AdminError(`${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`)
@@ -247,15 +264,8 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   }
   if (!isObject(doc)) throw new AdminError(`${file}: must hold a JSON object`)
   const mode = info.mode & 0o777
-  const inline = inlineSecretPaths(doc)
-  // Refused rather than fixed: whoever could read it may have copied the secrets already.
-  if (inline.length > 0 && (mode & 0o066) !== 0) {
-    throw new AdminError(
-      `${file} holds secrets inline (${inline.join(', ')}) but is readable or writable by group or others ` +
-        `(mode ${mode.toString(8).padStart(4, '0')}): chmod 600 it, and consider rotating those secrets or moving them ` +
-        `to {"file": …} / {"env": …} references`
-    )
-  }
+  const problem = exposedSecretsProblem(file, mode, doc)
+  if (problem) throw new AdminError(problem)
   return { path, mode, text, doc }
 }
 

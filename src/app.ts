@@ -17,8 +17,8 @@ import {
   type SigV4Request,
   type VerifiedRequest,
 } from './auth/sigv4/verify.js'
-import { SECURITY_CODES, type AuditRecord } from './audit.js'
-import type { AppDeps } from './env.js'
+import { RequestObservation, isIntegrityFailure, securityEventOf, type AuditRecord } from './audit.js'
+import type { AppDeps, ConnectionInfo } from './env.js'
 import { S3Error, isS3Error } from './s3/errors.js'
 import type { Authorize, RequestBody, S3Call } from './s3/handlers/context.js'
 import { validateBucketName } from './s3/names.js'
@@ -36,24 +36,39 @@ const BASIC_CHALLENGE = 'Basic realm="s3veil", charset="UTF-8"'
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono()
   const now = deps.now ?? (() => new Date())
+  const readyChecks = readinessChecks(deps)
 
   app.all('*', async function s3Gateway(c) {
     const started = performance.now()
     const requestId = toHex(deps.platform.randomBytes(8)).toUpperCase()
-    const record: AuditRecord = { requestId, method: c.req.method, status: 0, durationMs: 0, client: deps.adapter.clientAddress(c) }
+    const record: AuditRecord = {
+      requestId,
+      method: c.req.method,
+      status: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      durationMs: 0,
+      client: deps.adapter.clientAddress(c),
+    }
+    const observation = new RequestObservation()
+    let ops = false
+    Object.assign(record, tlsFields(deps.adapter.connection?.(c)))
     let resource: string | undefined
     let response: Response
     try {
       const target = splitTarget(deps.adapter.rawTarget(c))
       if (target.rawPath.startsWith(OPS_PREFIX)) {
-        response = opsEndpoint(target.rawPath)
+        ops = true
+        response = await opsEndpoint(c, deps, target.rawPath, record, readyChecks)
       } else if (deps.sts && isSts(c, deps, target)) {
-        const request = { query: new URLSearchParams(target.rawQuery), body: deps.adapter.body(c), client: record.client }
+        const body = observation.countIn(deps.adapter.body(c))
+        const request = { query: new URLSearchParams(target.rawQuery), body, client: record.client }
         response = await stsEndpoint(deps.sts, request, requestId, record, now())
       } else {
-        const { call, resource: res } = await authenticate(c, deps, target, requestId, record, now())
+        const { call, resource: res } = await authenticate(c, deps, target, requestId, record, now(), observation)
         resource = res
-        response = await handlerFor(call.operation)(call, { backend: deps.backend, region: deps.region })
+        const backend = deps.backend.observe?.(observation) ?? deps.backend
+        response = await handlerFor(call.operation)(call, { backend, region: deps.region })
       }
     } catch (err) {
       response = errorResponse(err, deps, requestId, c.req.method, resource, record)
@@ -63,8 +78,24 @@ export function createApp(deps: AppDeps): Hono {
     response.headers.set('x-amz-id-2', requestId)
     response.headers.set('server', 's3veil')
     record.status = response.status
-    record.durationMs = Math.round(performance.now() - started)
-    deps.audit.request(record)
+    // Bodies not streamed through the observation are small (XML, errors): measured here, sent with a length.
+    if (response.body !== null && !observation.streams()) {
+      const bytes = new Uint8Array(await response.arrayBuffer())
+      observation.bytesOut = bytes.byteLength
+      response = new Response(bytes, { status: response.status, headers: response.headers })
+    }
+    // The record is written once the response body has ended (or was cut), with what was really sent.
+    void observation.settled().then(() => {
+      observation.fill(record)
+      record.durationMs = Math.round(performance.now() - started)
+      // Ops requests stay out of the request log and metrics, unless refused (a wrong metrics token).
+      if (ops && record.securityEvent === undefined) {
+        deps.audit.ops(record)
+      } else {
+        deps.audit.request(record)
+        deps.metrics?.observe(record)
+      }
+    })
     return response
   })
   return app
@@ -87,7 +118,8 @@ async function authenticate(
   target: { rawPath: string; rawQuery: string },
   requestId: string,
   record: AuditRecord,
-  at: Date
+  at: Date,
+  observation: RequestObservation
 ): Promise<{ call: S3Call; resource: string }> {
   const headers = c.req.raw.headers
   const sigReq: SigV4Request = { method: c.req.method, rawPath: target.rawPath, rawQuery: target.rawQuery, headers }
@@ -96,6 +128,7 @@ async function authenticate(
   Object.assign(record, { bucket: location.bucket, key: location.key })
   let verified: VerifiedRequest
   let principal: Principal
+  const certificate = certificatePrincipal(deps, deps.adapter.connection?.(c))
   if (hasSigV4(sigReq)) {
     verified = await verifyRequest(sigReq, { lookup: deps.credentials, platform: deps.platform, now: at })
     // The signature decides how an ambiguous path reads ('+' as plus or as space).
@@ -104,13 +137,25 @@ async function authenticate(
       ...(verified.credential.principal as Principal),
       method: verified.presigned ? 'sigv4-presigned' : 'sigv4-header',
     }
+  } else if (certificate.principal && !certificate.requireSignature) {
+    // Mutual TLS: a mapped certificate alone says who the caller is (for clients that cannot sign).
+    principal = certificate.principal
+    verified = unsignedBody(principal)
   } else if (deps.basic && hasBasic(headers)) {
     record.authMethod = 'basic'
-    principal = await deps.basic.authenticate(parseBasic(headers), record.client)
+    try {
+      principal = await deps.basic.authenticate(parseBasic(headers), record.client)
+    } catch (err) {
+      // The authenticator's SlowDown is its failure throttle (the directory being down is ServiceUnavailable).
+      if (isS3Error(err) && err.code === 'SlowDown') record.securityEvent = 'auth-throttled'
+      throw err
+    }
     verified = unsignedBody(principal)
   } else if (isSigV2(headers, query)) {
     // What S3 answers in regions that only take SigV4 (aws-cli v1's `s3 presign` still makes V2 URLs).
     throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.')
+  } else if (certificate.requireSignature) {
+    throw new S3Error('AccessDenied', 'A client certificate must come with a signed request.')
   } else {
     throw new AnonymousDenied()
   }
@@ -119,8 +164,12 @@ async function authenticate(
     key: location.key,
     authMethod: principal.method,
     user: principal.user,
+    groups: principal.groups,
     accessKeyId: principal.accessKeyId,
   })
+  if (certificate.requireSignature && !sameUser(principal, certificate.principal)) {
+    throw new S3Error('AccessDenied', "The request's credentials do not belong to the client certificate's user.")
+  }
   const resolved = resolveOperation(c.req.method, location.bucket, location.key, query, headers)
   if ('unsupported' in resolved) throw new S3Error('NotImplemented', `${resolved.unsupported} is not implemented by this gateway.`)
   if ('methodNotAllowed' in resolved) throw new S3Error('MethodNotAllowed')
@@ -131,7 +180,7 @@ async function authenticate(
   const access = requiredAccess(resolved.operation, location.bucket, location.key, query)
   if (access !== 'per-key' && !authorize(access.action, access.resource, access.context)) throw new S3Error('AccessDenied')
   const payload = verifyPayload(deps.adapter.body(c), verified, payloadView(resolved.operation, sigReq), deps.platform)
-  const body: RequestBody = { body: payload.body, contentLength: payload.contentLength, checksum: payload.checksum }
+  const body: RequestBody = { body: observation.countIn(payload.body), contentLength: payload.contentLength, checksum: payload.checksum }
   const call: S3Call = {
     requestId,
     operation: resolved.operation,
@@ -144,16 +193,46 @@ async function authenticate(
     principal,
     authorize,
     onResponseError: (err) => {
+      // The record learns how the body ended from the body itself (RequestObservation.countOut).
       deps.audit.internalError(requestId, err)
       deps.adapter.abortResponse(c, err)
     },
+    countOut: (source) => observation.countOut(source),
   }
   const resource = '/' + [location.bucket, location.key].filter((p) => p !== undefined).join('/')
   return { call, resource }
 }
 
 /**
- * What the body verifier needs for a Basic request: nothing signs its body, so it runs in SigV4's
+ * What a client certificate on the connection means for authentication. Without mutual TLS, or
+ * without a certificate on the connection, nothing. A certificate that does not chain to the client CA
+ * (possible where certificates are optional) is refused outright rather than ignored. `requireSignature`
+ * is set when the certificate demands that the request be signed by its own user.
+ */
+function certificatePrincipal(
+  deps: AppDeps,
+  connection: ConnectionInfo | undefined
+): { principal?: Principal; requireSignature: boolean } {
+  const mtls = deps.clientCertificates
+  const subject = connection?.clientCertSubject
+  if (!mtls || subject === undefined) return { requireSignature: false }
+  if (!connection?.clientCertAuthorized) throw new S3Error('AccessDenied', 'The client certificate is not trusted.')
+  return { principal: mtls.principalFor(subject), requireSignature: mtls.requireSignature }
+}
+
+/** The signer is the certificate's user: a local user of that name, not a directory user who shares it. */
+function sameUser(principal: Principal, certificateUser: Principal | undefined): boolean {
+  return certificateUser !== undefined && principal.directory === undefined && principal.user === certificateUser.user
+}
+
+/** The audit record's view of the connection's TLS session. */
+function tlsFields(connection: ConnectionInfo | undefined): Partial<AuditRecord> {
+  if (!connection) return {}
+  return { tlsVersion: connection.tlsVersion, tlsCipher: connection.tlsCipher, clientCert: connection.clientCertSubject }
+}
+
+/**
+ * What the body verifier needs for a Basic or certificate-only request: nothing signs its body, so it runs in SigV4's
  * UNSIGNED-PAYLOAD mode, which still checks Content-Length, Content-MD5 and x-amz-checksum-*. The
  * signing fields are only read by the aws-chunked modes, which this one never selects.
  */
@@ -235,11 +314,90 @@ function errorResponse(err: unknown, deps: AppDeps, requestId: string, method: s
   }
   record.errorCode = s3err.code
   // A policy denial is already marked as such; other AccessDenied are authentication failures.
-  if (SECURITY_CODES.has(s3err.code)) record.securityEvent ??= 'auth-failure'
+  record.securityEvent ??= isIntegrityFailure(err) ? 'integrity-failure' : securityEventOf(s3err.code)
   return renderS3Error(s3err, { requestId, resource, method })
 }
 
-function opsEndpoint(path: string): Response {
-  if (path === '/-/healthz') return new Response('ok\n', { status: 200, headers: { 'content-type': 'text/plain' } })
+/** How long a readiness check may take before it counts as failed. */
+const READY_TIMEOUT_MS = 5000
+
+/**
+ * The operations endpoints under /-/ (no bucket name starts with '-'): liveness, readiness and
+ * metrics. No S3 authentication; /-/metrics takes a bearer token when one is configured.
+ */
+async function opsEndpoint(
+  c: Context,
+  deps: AppDeps,
+  path: string,
+  record: AuditRecord,
+  checks: () => Promise<CheckResults>
+): Promise<Response> {
+  const name = path.slice(OPS_PREFIX.length)
+  record.operation = `ops:${name}`
+  if (c.req.method !== 'GET' && c.req.method !== 'HEAD') throw new S3Error('MethodNotAllowed')
+  if (name === 'healthz') return new Response('ok\n', { status: 200, headers: { 'content-type': 'text/plain' } })
+  if (name === 'readyz') return readiness(deps, checks)
+  if (name === 'metrics' && deps.metrics) {
+    const token = deps.ops?.metricsToken
+    if (token !== undefined && !bearerMatches(deps, c.req.header('authorization'), token)) {
+      record.securityEvent = 'auth-failure'
+      return new Response('unauthorized\n', {
+        status: 401,
+        headers: { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="s3veil-metrics"' },
+      })
+    }
+    const { contentType, body } = await deps.metrics.render()
+    return new Response(body, { status: 200, headers: { 'content-type': contentType } })
+  }
   throw new S3Error('NotImplemented', 'Unknown operations endpoint.')
+}
+
+function bearerMatches(deps: AppDeps, header: string | undefined, token: string): boolean {
+  const sent = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1]
+  if (sent === undefined) return false
+  const encoder = new TextEncoder()
+  return deps.platform.timingSafeEqual(encoder.encode(sent), encoder.encode(token))
+}
+
+/**
+ * 200 when the storage (and every other configured dependency, e.g. LDAP) answers; 503 naming the
+ * ones that did not, by the S3 error code they failed with, and 503 while shutting down.
+ */
+async function readiness(deps: AppDeps, checks: () => Promise<CheckResults>): Promise<Response> {
+  const results = await checks()
+  const draining = deps.ops?.draining?.() ?? false
+  const ready = !draining && results.every(([, result]) => result === 'ok')
+  const body = { status: draining ? 'draining' : ready ? 'ready' : 'unavailable', checks: Object.fromEntries(results) }
+  return new Response(JSON.stringify(body) + '\n', { status: ready ? 200 : 503, headers: { 'content-type': 'application/json' } })
+}
+
+type CheckResults = (readonly [name: string, result: string])[]
+
+/** How long one round of readiness checks answers for: probes, however frequent, cost one upstream call a second. */
+const READY_REUSE_MS = 1000
+
+/** The readiness checks, run at most once per READY_REUSE_MS (concurrent probes share a round). */
+function readinessChecks(deps: AppDeps): () => Promise<CheckResults> {
+  const checks: Record<string, () => Promise<void>> = {}
+  if (deps.backend.check) checks.storage = () => deps.backend.check!()
+  Object.assign(checks, deps.ops?.checks)
+  let last: { at: number; results: Promise<CheckResults> } | undefined
+  return () => {
+    const now = Date.now()
+    if (!last || now - last.at >= READY_REUSE_MS) {
+      last = { at: now, results: Promise.all(Object.entries(checks).map(async ([name, check]) => [name, await outcome(check)] as const)) }
+    }
+    return last.results
+  }
+}
+
+/** 'ok', or why not: an S3 error code (never a message, which could name internal hosts), or 'Timeout'. */
+async function outcome(check: () => Promise<void>): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<string>((done) => (timer = setTimeout(() => done('Timeout'), READY_TIMEOUT_MS)))
+  try {
+    return await Promise.race([check().then(() => 'ok', (err: unknown) => (isS3Error(err) ? err.code : 'InternalError')), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
 }

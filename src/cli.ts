@@ -18,6 +18,7 @@ import {
 } from './admin.js'
 import { hashPassword } from './auth/password.js'
 import { startGateway } from './node.js'
+import { nodePlatform } from './platform/node.js'
 
 const HELP = `Usage: s3veil [serve] [options]
        s3veil hash-password < password-file
@@ -45,9 +46,13 @@ AWS shared-credentials file (profile "s3veil") written to <data-dir>/aws-credent
 Options (each also settable through the environment variable shown):
   --host HOST        address to listen on            S3VEIL_HOST      (default 127.0.0.1)
   --port PORT        port to listen on (0 = any)     S3VEIL_PORT      (default 7070)
+  --tls-port PORT    HTTPS port (0 = any)            S3VEIL_TLS_PORT  (default: the config's tls.port)
   --data-dir DIR     data directory for the default  S3VEIL_DATA_DIR  (default ./s3veil-data)
   --config FILE      JSON configuration file          S3VEIL_CONFIG
-  --log-level LEVEL  fatal|error|warn|info|debug     S3VEIL_LOG_LEVEL (default info)
+  --log-level LEVEL  fatal|error|warn|info|debug     S3VEIL_LOG_LEVEL (default: the config's logLevel, else info)
+  --shutdown-timeout SECONDS
+                     on SIGTERM/SIGINT, how long requests in flight may take before they are cut
+                                                     S3VEIL_SHUTDOWN_TIMEOUT (default 25)
   -h, --help         show this help
 
 The configuration file format is described in README.md.
@@ -60,9 +65,11 @@ async function main(argv: string[]): Promise<void> {
     options: {
       host: { type: 'string' },
       port: { type: 'string' },
+      'tls-port': { type: 'string' },
       'data-dir': { type: 'string' },
       config: { type: 'string' },
       'log-level': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       group: { type: 'string', multiple: true },
       policy: { type: 'string', multiple: true },
@@ -81,7 +88,7 @@ async function main(argv: string[]): Promise<void> {
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
     const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
     if (password === '') throw new Error('hash-password: no password on standard input')
-    process.stdout.write((await hashPassword(password)) + '\n')
+    process.stdout.write((await hashPassword(password, undefined, nodePlatform)) + '\n')
     return
   }
   if (command === 'user' || command === 'key') {
@@ -90,24 +97,46 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command !== 'serve') throw new Error(`unknown command "${command}" (try --help)`)
   const env = process.env
-  const portText = values.port ?? env.S3VEIL_PORT
-  const port = portText === undefined ? undefined : Number(portText)
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new Error(`invalid port "${portText}" (from --port or S3VEIL_PORT)`)
+  const port = portOption(values.port ?? env.S3VEIL_PORT, '--port or S3VEIL_PORT')
+  const tlsPort = portOption(values['tls-port'] ?? env.S3VEIL_TLS_PORT, '--tls-port or S3VEIL_TLS_PORT')
   const gateway = await startGateway({
     host: values.host ?? env.S3VEIL_HOST,
     port,
+    tlsPort,
     dataDir: values['data-dir'] ?? env.S3VEIL_DATA_DIR,
     configFile: values.config ?? env.S3VEIL_CONFIG,
     logLevel: values['log-level'] ?? env.S3VEIL_LOG_LEVEL,
+    shutdownTimeoutSeconds: secondsOption(values['shutdown-timeout'] ?? env.S3VEIL_SHUTDOWN_TIMEOUT),
   })
+  let stopping = false
   const stop = (signal: string) => {
-    process.stderr.write(`s3veil: ${signal}: no new connections; waiting up to 10 s for requests in flight\n`)
-    gateway.close().then(() => process.exit(0))
-    // Uploads still running then are cut off; their temp files are removed on the next start.
-    setTimeout(() => process.exit(0), 10_000).unref()
+    // A second signal while draining means "now".
+    if (stopping) process.exit(1)
+    stopping = true
+    // Uploads cut at the timeout store nothing; a disk upload's temp file is removed on the next start.
+    gateway.shutdown(signal).then(
+      () => process.exit(0),
+      () => process.exit(1)
+    )
   }
-  process.once('SIGTERM', stop)
-  process.once('SIGINT', stop)
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+function secondsOption(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  const seconds = Number(text)
+  if (!Number.isInteger(seconds) || seconds < 1) {
+    throw new Error(`invalid shutdown timeout "${text}" (from --shutdown-timeout or S3VEIL_SHUTDOWN_TIMEOUT): whole seconds, at least 1`)
+  }
+  return seconds
+}
+
+function portOption(text: string | undefined, from: string): number | undefined {
+  if (text === undefined) return undefined
+  const port = Number(text)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port "${text}" (from ${from})`)
+  return port
 }
 
 interface AdminOptions {

@@ -31,6 +31,8 @@ export type StorageConfig =
       secretAccessKey?: SecretRef
       sessionToken?: SecretRef
       caBundle?: string
+      /** Tests only: accept any upstream certificate (logged loudly). */
+      insecureSkipVerify: boolean
     }
 
 /** A directory for HTTP Basic users; see auth/ldap.ts for the meaning of each field. */
@@ -52,8 +54,35 @@ export interface LdapConfig {
   cacheTtlSeconds: number
 }
 
+/** Mutual TLS on the HTTPS listener; see tls.ts for how subjects are compared. */
+export interface ClientCertificatesConfig {
+  /** PEM file of the CAs whose client certificates are trusted. */
+  ca: string
+  /** Refuse the handshake without a trusted client certificate. */
+  required: boolean
+  /** Certificate subject (`CN=alice,O=Example`) → the name of a configured user. */
+  users: Record<string, string>
+  /** A certificate alone identifies no one: the request must also be signed, by the certificate's user. */
+  requireSignature: boolean
+}
+
+export interface TlsConfig {
+  host: string
+  port: number
+  /** PEM file: the certificate, then any intermediates. */
+  cert: string
+  key: SecretRef
+  minVersion: 'TLSv1.2' | 'TLSv1.3'
+  /** OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are all forward-secret AEAD); undefined: tls.ts's default. */
+  ciphers?: string
+  clientCertificates?: ClientCertificatesConfig
+}
+
 export interface Config {
-  listen: { host: string; port: number }
+  /** The plain-HTTP listener; `"listen": false` in the file turns it off (enabled: false). */
+  listen: { host: string; port: number; enabled: boolean }
+  /** The HTTPS listener, when configured. */
+  tls?: TlsConfig
   region: string
   virtualHostDomains: string[]
   storage: StorageConfig
@@ -73,6 +102,19 @@ export interface Config {
    */
   sts?: { tokenKey: SecretRef }
   logLevel: string
+  /** Where audit records go: stdout (with the rest of the log) unless a file is named. */
+  audit: { file?: string }
+  /** Operations endpoints and shutdown (README "Operations"). */
+  ops: OpsConfig
+}
+
+export interface OpsConfig {
+  /** Serve /-/metrics (Prometheus text). */
+  metrics: boolean
+  /** When set, /-/metrics needs `Authorization: Bearer <token>`. */
+  metricsToken?: SecretRef
+  /** On SIGTERM/SIGINT, how long requests in flight may take before they are cut. */
+  shutdownTimeoutSeconds: number
 }
 
 type Json = Record<string, unknown>
@@ -142,11 +184,12 @@ function port(value: unknown, path: string, fallback: number): number {
 }
 
 const TOP_LEVEL_KEYS = [
-  'listen', 'region', 'virtualHostDomains', 'storage', 'plaintextBuckets', 'keyring', 'users', 'policies', 'groups',
-  'basicAuth', 'ldap', 'sts', 'logLevel',
+  'listen', 'tls', 'region', 'virtualHostDomains', 'storage', 'plaintextBuckets', 'keyring', 'users', 'policies', 'groups',
+  'basicAuth', 'ldap', 'sts', 'logLevel', 'audit', 'ops',
 ]
 const S3_STORAGE_KEYS = [
   'type', 'endpoint', 'region', 'forcePathStyle', 'accessKeyId', 'secretAccessKey', 'sessionToken', 'caBundle',
+  'insecureSkipVerify',
 ]
 const LDAP_KEYS = [
   'url', 'bindDN', 'bindPassword', 'userBase', 'userFilter', 'userDNTemplate', 'groupAttribute', 'groupBase',
@@ -168,6 +211,7 @@ function storage(value: unknown, defaults: { dataDir: string }): StorageConfig {
       secretAccessKey: optionalSecret(s.secretAccessKey, 'storage.secretAccessKey'),
       sessionToken: optionalSecret(s.sessionToken, 'storage.sessionToken'),
       caBundle: s.caBundle === undefined ? undefined : str(s.caBundle, 'storage.caBundle'),
+      insecureSkipVerify: bool(s.insecureSkipVerify, 'storage.insecureSkipVerify', false),
     }
   }
   throw new ConfigError('storage.type', 'must be "disk" or "s3"')
@@ -298,6 +342,66 @@ function sts(value: unknown, hasLdap: boolean): Config['sts'] {
   return { tokenKey: secret(s.tokenKey, 'sts.tokenKey') }
 }
 
+const TLS_KEYS = ['host', 'port', 'cert', 'key', 'minVersion', 'ciphers', 'clientCertificates']
+const CLIENT_CERT_KEYS = ['ca', 'required', 'users', 'requireSignature']
+
+function tls(value: unknown, defaults: { host: string }, userNames: Set<string>): TlsConfig | undefined {
+  if (value === undefined) return undefined
+  const t = obj(value, 'tls', TLS_KEYS)
+  const minVersion = str(t.minVersion, 'tls.minVersion', 'TLSv1.2')
+  if (minVersion !== 'TLSv1.2' && minVersion !== 'TLSv1.3') throw new ConfigError('tls.minVersion', 'must be "TLSv1.2" or "TLSv1.3"')
+  let clientCertificates: ClientCertificatesConfig | undefined
+  if (t.clientCertificates !== undefined) {
+    const c = obj(t.clientCertificates, 'tls.clientCertificates', CLIENT_CERT_KEYS)
+    const users: Record<string, string> = {}
+    for (const [subject, name] of Object.entries(c.users === undefined ? {} : obj(c.users, 'tls.clientCertificates.users'))) {
+      const path = `tls.clientCertificates.users.${subject}`
+      // A mapped certificate gets that user's policies, so the user must exist (a typo would deny everything).
+      if (!userNames.has(str(name, path))) throw new ConfigError(path, `no user named "${String(name)}" in "users"`)
+      if (!/^\s*[A-Za-z][\w.-]*\s*=/.test(subject)) throw new ConfigError(path, 'the key must be a subject such as "CN=alice,O=Example"')
+      users[subject] = name as string
+    }
+    clientCertificates = {
+      ca: str(c.ca, 'tls.clientCertificates.ca'),
+      required: bool(c.required, 'tls.clientCertificates.required', false),
+      users,
+      requireSignature: bool(c.requireSignature, 'tls.clientCertificates.requireSignature', false),
+    }
+  }
+  return {
+    host: str(t.host, 'tls.host', defaults.host),
+    port: port(t.port, 'tls.port', 7443),
+    cert: str(t.cert, 'tls.cert'),
+    key: secret(t.key, 'tls.key'),
+    minVersion,
+    ciphers: t.ciphers === undefined ? undefined : str(t.ciphers, 'tls.ciphers'),
+    clientCertificates,
+  }
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+function logLevel(value: unknown, fallback: string): string {
+  const level = str(value, 'logLevel', fallback)
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`)
+  return level
+}
+
+function audit(value: unknown): Config['audit'] {
+  if (value === undefined) return {}
+  const a = obj(value, 'audit', ['file'])
+  return { file: a.file === undefined ? undefined : str(a.file, 'audit.file') }
+}
+
+function ops(value: unknown): OpsConfig {
+  const o = value === undefined ? {} : obj(value, 'ops', ['metrics', 'metricsToken', 'shutdownTimeoutSeconds'])
+  return {
+    metrics: bool(o.metrics, 'ops.metrics', true),
+    metricsToken: optionalSecret(o.metricsToken, 'ops.metricsToken'),
+    shutdownTimeoutSeconds: positiveInt(o.shutdownTimeoutSeconds, 'ops.shutdownTimeoutSeconds', 25),
+  }
+}
+
 /**
  * A user's policies in force: their own, then their groups' (a group without an entry in `groups`
  * grants nothing). Order does not matter to evaluation; duplicates are dropped.
@@ -322,21 +426,32 @@ export function parseConfig(
   defaults: { host: string; port: number; dataDir: string; logLevel: string }
 ): Config {
   const d = obj(document, '(top level)', TOP_LEVEL_KEYS)
-  const listen = d.listen === undefined ? {} : obj(d.listen, 'listen', ['host', 'port'])
+  // `"listen": false` turns plain HTTP off (HTTPS only).
+  const listen = d.listen === undefined || d.listen === false ? {} : obj(d.listen, 'listen', ['host', 'port'])
   const known = policies(d.policies)
+  const userList = users(d.users, known)
+  const tlsConfig = tls(d.tls, defaults, new Set(userList.map((u) => u.name)))
+  if (d.listen === false && !tlsConfig) throw new ConfigError('listen', 'may only be false when "tls" configures an HTTPS listener')
   return {
-    listen: { host: str(listen.host, 'listen.host', defaults.host), port: port(listen.port, 'listen.port', defaults.port) },
+    listen: {
+      host: str(listen.host, 'listen.host', defaults.host),
+      port: port(listen.port, 'listen.port', defaults.port),
+      enabled: d.listen !== false,
+    },
+    tls: tlsConfig,
     region: str(d.region, 'region', 'us-east-1'),
     virtualHostDomains: arr(d.virtualHostDomains, 'virtualHostDomains').map((v, i) => str(v, `virtualHostDomains[${i}]`)),
     storage: storage(d.storage, defaults),
     plaintextBuckets: arr(d.plaintextBuckets, 'plaintextBuckets').map((v, i) => str(v, `plaintextBuckets[${i}]`)),
     keyring: keyring(d.keyring),
-    users: users(d.users, known),
+    users: userList,
     policies: known,
     groups: groups(d.groups, known),
     basicAuth: basicAuth(d.basicAuth),
     ldap: ldap(d.ldap),
     sts: sts(d.sts, d.ldap !== undefined),
-    logLevel: str(d.logLevel, 'logLevel', defaults.logLevel),
+    logLevel: logLevel(d.logLevel, defaults.logLevel),
+    audit: audit(d.audit),
+    ops: ops(d.ops),
   }
 }

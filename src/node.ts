@@ -4,44 +4,58 @@
  * development keys), builds the app's dependencies, and serves it with @hono/node-server.
  */
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { serve, type HttpBindings } from '@hono/node-server'
 import type { Context } from 'hono'
 import pino from 'pino'
+import { Client as LdapClient, ResultCodeError as LdapResultError } from 'ldapts'
+import { exposedSecretsProblem } from './admin.js'
 import { createApp } from './app.js'
-import type { AuditLog } from './audit.js'
+import { safeError, type AuditLog } from './audit.js'
 import { createBasicAuthenticator, FailureThrottle, type BasicAuthenticator, type PasswordVerifier } from './auth/basic.js'
 import { createLdapVerifier } from './auth/ldap.js'
 import { localPasswords } from './auth/password.js'
-import { FULL_ACCESS_DOCUMENT, type Policy } from './auth/policy.js'
-import type { Principal } from './auth/principal.js'
+import { FULL_ACCESS_DOCUMENT } from './auth/policy.js'
+import { policyLookup } from './auth/policy-lookup.js'
 import { createStsCodec, stsCredentials } from './auth/sts.js'
 import { localCredentials, type LocalUser } from './auth/users.js'
 import { createEncryptedBackend } from './backend/encrypted.js'
 import { createFilesystemBackend } from './backend/filesystem.js'
-import { createS3UpstreamBackend } from './backend/s3-upstream.js'
+import { createS3UpstreamBackend } from './backend/s3-upstream-node.js'
 import type { Backend } from './backend/types.js'
-import { ConfigError, effectivePolicies, parseConfig, type Config, type SecretRef } from './config.js'
+import { ConfigError, LOG_LEVELS, parseConfig, type Config } from './config.js'
 import { createKeyring } from './crypto/keyring.js'
-import type { RuntimeAdapter } from './env.js'
+import type { ClientCertificateAuth, RuntimeAdapter } from './env.js'
 import { lineOfPath, syntaxErrorPosition } from './json-locate.js'
+import { createNodeMetrics } from './metrics-node.js'
 import { nodePlatform } from './platform/node.js'
 import { S3Error } from './s3/errors.js'
 import type { StsService } from './sts-endpoint.js'
 import type { ByteSource } from './platform/types.js'
+import { connectionInfo, describeCertificate, subjectMapper, tlsServerOptions, watchCertificates, type SecretResolver } from './tls.js'
 
 export interface ServeOptions {
   host?: string
   port?: number
+  /** The HTTPS listener's port (0 = any), over the config's `tls.port`; needs a `tls` section. */
+  tlsPort?: number
   dataDir?: string
   configFile?: string
   logLevel?: string
+  /** Over the config's `ops.shutdownTimeoutSeconds`. */
+  shutdownTimeoutSeconds?: number
 }
 
 export interface RunningGateway {
+  /** The plain-HTTP listener's URL, or the HTTPS one when plain HTTP is off. */
   url: string
+  /** The HTTPS listener's URL, when there is one. */
+  tlsUrl?: string
+  /** SIGTERM: readiness goes 503, no new connections, requests in flight finish (or are cut at the timeout). */
+  shutdown(signal: string): Promise<void>
   close(): Promise<void>
 }
 
@@ -85,20 +99,38 @@ const nodeAdapter: RuntimeAdapter = {
   rawTarget: (c) => (c as NodeContext).env.incoming.url ?? '/',
   body: (c) => requestBody((c as NodeContext).env.incoming),
   clientAddress: (c) => (c as NodeContext).env.incoming.socket.remoteAddress,
+  connection: (c) => connectionInfo((c as NodeContext).env.incoming.socket),
   abortResponse: (c) => {
     const outgoing = (c as NodeContext).env.outgoing as ServerResponse
     outgoing.destroy()
   },
 }
 
-async function resolveSecret(ref: SecretRef, what: string): Promise<string> {
-  if (typeof ref === 'string') return ref
-  if ('env' in ref) {
-    const value = process.env[ref.env]
-    if (value === undefined || value === '') throw new Error(`${what}: environment variable ${ref.env} is not set`)
-    return value
+/**
+ * Resolves `{ file }` / `{ env }` secret references. A secret file others can write is refused (anyone
+ * could swap the key); one others can read is only warned about, since container runtimes mount
+ * secrets 0444/0644 by default and the container is the boundary there.
+ */
+function secretResolver(log: pino.Logger): SecretResolver {
+  return async (ref, what) => {
+    if (typeof ref === 'string') return ref
+    if ('env' in ref) {
+      const value = process.env[ref.env]
+      if (value === undefined || value === '') throw new Error(`${what}: environment variable ${ref.env} is not set`)
+      return value
+    }
+    const info = await stat(ref.file).catch((err: NodeJS.ErrnoException) => {
+      throw new Error(`${what}: cannot read secret file ${ref.file} (${err.code ?? 'error'})`)
+    })
+    const mode = (info.mode & 0o777).toString(8).padStart(4, '0')
+    if ((info.mode & 0o022) !== 0) {
+      throw new Error(`${what}: secret file ${ref.file} is writable by group or others (mode ${mode}): chmod 600 it`)
+    }
+    if ((info.mode & 0o044) !== 0) {
+      log.warn({ file: ref.file, mode }, `${what}: secret file is readable by group or others; chmod 600 it unless a container is the boundary`)
+    }
+    return (await readFile(ref.file, 'utf8')).trim()
   }
-  return (await readFile(ref.file, 'utf8')).trim()
 }
 
 async function fileExists(path: string): Promise<boolean> {
@@ -166,7 +198,7 @@ function parseConfigText(file: string, text: string): unknown {
   }
 }
 
-async function buildBackend(config: Config): Promise<Backend> {
+async function buildBackend(config: Config, log: pino.Logger, resolveSecret: SecretResolver): Promise<Backend> {
   const storage = config.storage
   let inner: Backend
   if (storage.type === 'disk') {
@@ -182,7 +214,14 @@ async function buildBackend(config: Config): Promise<Backend> {
       // Without both, the SDK's default chain applies (AWS_ACCESS_KEY_ID etc. of this process).
       credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken } : undefined,
       caBundle: storage.caBundle,
+      insecureSkipVerify: storage.insecureSkipVerify,
     })
+    if (storage.insecureSkipVerify) {
+      log.warn(
+        { endpoint: storage.endpoint },
+        'INSECURE: storage.insecureSkipVerify is set: the upstream TLS certificate is NOT verified, anyone on the path can read and alter traffic. For tests only.'
+      )
+    }
   }
   const keys = await Promise.all(
     config.keyring.keys.map(async (k) => {
@@ -199,7 +238,11 @@ async function buildBackend(config: Config): Promise<Backend> {
  * HTTP Basic and the STS endpoint. They share one LDAP verifier (its cache) and one failure throttle,
  * so a password guesser gains nothing by alternating between them.
  */
-async function buildPasswordAuth(config: Config, log: pino.Logger): Promise<{ basic?: BasicAuthenticator; sts?: StsService }> {
+async function buildPasswordAuth(
+  config: Config,
+  log: pino.Logger,
+  resolveSecret: SecretResolver
+): Promise<{ basic?: BasicAuthenticator; sts?: StsService }> {
   const throttle = new FailureThrottle({ burst: config.basicAuth.failureBurst, refillPerMinute: config.basicAuth.failureRefillPerMinute })
   const ldap = config.ldap
   let ldapVerifier: PasswordVerifier | undefined
@@ -231,7 +274,7 @@ async function buildPasswordAuth(config: Config, log: pino.Logger): Promise<{ ba
         passwordHash: u.password && (await resolveSecret(u.password, `password of user ${u.name}`)),
       }))
     )
-    basic = createBasicAuthenticator([localPasswords(users), ...(ldapVerifier ? [ldapVerifier] : [])], throttle)
+    basic = createBasicAuthenticator([localPasswords(users, nodePlatform), ...(ldapVerifier ? [ldapVerifier] : [])], throttle)
   }
   let sts: StsService | undefined
   if (config.sts && ldapVerifier) {
@@ -246,7 +289,7 @@ async function buildPasswordAuth(config: Config, log: pino.Logger): Promise<{ ba
   return { basic, sts }
 }
 
-async function resolveUsers(config: Config): Promise<LocalUser[]> {
+async function resolveUsers(config: Config, resolveSecret: SecretResolver): Promise<LocalUser[]> {
   return Promise.all(
     config.users.map(async (u) => ({
       name: u.name,
@@ -258,38 +301,55 @@ async function resolveUsers(config: Config): Promise<LocalUser[]> {
   )
 }
 
-/** DNs compare case-insensitively and regardless of spaces around separators (`CN=Staff, OU=…`). */
-function groupKey(name: string): string {
-  return name.includes('=') ? name.toLowerCase().replace(/\s*([,=+])\s*/g, '$1') : name
-}
-
-/**
- * Policies by user name (a name listed twice gets both entries' policies). Directory users get their
- * groups' policies only, the groups named in `groups` by cn or by DN.
- */
-function policyLookup(config: Config): (principal: Principal) => readonly Policy[] {
-  const byUser = new Map<string, Policy[]>()
-  for (const user of config.users) {
-    byUser.set(user.name, [...(byUser.get(user.name) ?? []), ...effectivePolicies(config, user)])
-  }
-  const groupNames = new Map(Object.keys(config.groups).map((name) => [groupKey(name), name]))
-  return (principal) => {
-    if (principal.directory !== 'ldap') return byUser.get(principal.user) ?? []
-    const groups = principal.groups.flatMap((g) => groupNames.get(groupKey(g)) ?? [])
-    return effectivePolicies(config, { groups, policies: [] })
-  }
-}
-
-function pinoAudit(log: pino.Logger): AuditLog {
+function pinoAudit(log: pino.Logger, audit: pino.Logger): AuditLog {
   return {
-    request: (record) => log.info({ ...record, msg: 'request' }),
+    request: (record) => audit.info({ ...record, msg: 'request' }),
+    ops: (record) => audit.debug({ ...record, msg: 'request' }),
     internalError: (requestId, err) => log.error({ requestId, err }, 'internal error'),
   }
 }
 
+const LOGGER_OPTIONS = { base: { service: 's3veil' }, serializers: { err: safeError } }
+
+/**
+ * The audit logger: the main log (stdout) by default, or its own file (mode 0600, created with its
+ * directory), written synchronously so no record is lost at exit. A file gets the records whatever
+ * the main log level, at info (debug, with the ops requests, when the log level is debug or trace).
+ */
+function auditLogger(log: pino.Logger, file: string | undefined): pino.Logger {
+  if (file === undefined) return log
+  const level = log.isLevelEnabled('debug') ? 'debug' : 'info'
+  return pino({ ...LOGGER_OPTIONS, level }, pino.destination({ dest: file, mkdir: true, sync: true, mode: 0o600 }))
+}
+
+/**
+ * LDAP readiness: a bind with the service account, or (direct bind, no account) a connection and an
+ * anonymous bind, where a refusal still proves the directory answers.
+ */
+function ldapCheck(ldap: NonNullable<Config['ldap']>, bindPassword: string | undefined): () => Promise<void> {
+  return async () => {
+    const tlsOptions = ldap.caFile ? { ca: await readFile(ldap.caFile, 'utf8') } : undefined
+    const client = new LdapClient({ url: ldap.url, timeout: ldap.timeoutMs, connectTimeout: ldap.timeoutMs, tlsOptions })
+    try {
+      if (ldap.startTLS) await client.startTLS(tlsOptions ?? {})
+      if (ldap.bindDN !== undefined) await client.bind(ldap.bindDN, bindPassword)
+      else await client.bind('').catch((err: unknown) => {
+        if (!(err instanceof LdapResultError)) throw err
+      })
+    } catch (err) {
+      throw new S3Error('ServiceUnavailable', undefined, { cause: err })
+    } finally {
+      await client.unbind().catch(() => undefined)
+    }
+  }
+}
+
 export async function startGateway(options: ServeOptions = {}): Promise<RunningGateway> {
+  if (options.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
+    throw new Error(`invalid log level "${options.logLevel}" (from --log-level or S3VEIL_LOG_LEVEL): one of ${LOG_LEVELS.join(', ')}`)
+  }
   const logLevel = options.logLevel ?? 'info'
-  const log = pino({ level: logLevel, base: { service: 's3veil' } })
+  const log = pino({ ...LOGGER_OPTIONS, level: logLevel })
   const defaults = {
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 7070,
@@ -302,6 +362,10 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
   if (options.configFile) {
     configText = await readFile(options.configFile, 'utf8')
     document = parseConfigText(options.configFile, configText)
+    const problem = isPlainObject(document)
+      ? exposedSecretsProblem(options.configFile, (await stat(options.configFile)).mode, document)
+      : undefined
+    if (problem) throw new Error(problem)
   } else {
     const { devCredentials: dev, ...embedded } = (await embeddedDefault(defaults.dataDir, log)) as {
       devCredentials: typeof devCredentials
@@ -322,37 +386,144 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
   }
   if (options.host) config.listen.host = options.host
   if (options.port !== undefined) config.listen.port = options.port
-  log.level = config.logLevel
+  if (options.tlsPort !== undefined) {
+    if (!config.tls) throw new Error('--tls-port needs a "tls" section in the config (certificate and key)')
+    config.tls.port = options.tlsPort
+  }
+  // The command line and environment win over the file, as for the listen address.
+  log.level = options.logLevel ?? config.logLevel
+  const audit = auditLogger(log, config.audit.file)
+  let draining = false
 
-  const { basic, sts } = await buildPasswordAuth(config, log)
-  const local = localCredentials(await resolveUsers(config))
+  const resolveSecret = secretResolver(log)
+  const { basic, sts } = await buildPasswordAuth(config, log, resolveSecret)
+  const ldapBindPassword = config.ldap?.bindPassword && (await resolveSecret(config.ldap.bindPassword, 'ldap.bindPassword'))
+  const local = localCredentials(await resolveUsers(config, resolveSecret))
   // A request with a session token is a temporary session's, whose token alone says who it is.
   const temporary = sts && stsCredentials(sts.codec)
   const app = createApp({
-    backend: await buildBackend(config),
+    backend: await buildBackend(config, log, resolveSecret),
     platform: nodePlatform,
     credentials: temporary ? (id, token) => (token === undefined ? local(id) : temporary(id, token)) : local,
     basic,
     sts,
     policiesFor: policyLookup(config),
     adapter: nodeAdapter,
-    audit: pinoAudit(log),
+    audit: pinoAudit(log, audit),
+    metrics: config.ops.metrics ? createNodeMetrics() : undefined,
+    ops: {
+      checks: config.ldap ? { ldap: ldapCheck(config.ldap, ldapBindPassword) } : undefined,
+      draining: () => draining,
+      metricsToken: config.ops.metricsToken && (await resolveSecret(config.ops.metricsToken, 'ops.metricsToken')),
+    },
     region: config.region,
     virtualHostDomains: config.virtualHostDomains,
+    clientCertificates: clientCertificateAuth(config),
   })
 
-  const server = await new Promise<ReturnType<typeof serve>>((resolveServer, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port }, () => resolveServer(s))
-    s.once('error', reject)
-  })
-  const address = server.address() as AddressInfo
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  const url = `http://${host}:${address.port}`
-  log.info({ url, storage: config.storage.type }, 'listening')
+  const servers: (HttpServer | HttpsServer)[] = []
+  let closeReloader = () => {}
+  let url: string | undefined
+  let tlsUrl: string | undefined
+  try {
+    if (config.listen.enabled) {
+      const plain = await listening(serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port }) as HttpServer)
+      servers.push(plain)
+      url = urlOf('http', plain)
+    }
+    if (config.tls) {
+      const tls = config.tls
+      const serverOptions = await tlsServerOptions(tls, resolveSecret)
+      const secure = serve({
+        fetch: app.fetch,
+        hostname: tls.host,
+        port: tls.port,
+        createServer: createHttpsServer,
+        serverOptions,
+      }) as HttpsServer
+      // Failed handshakes (old protocol, no shared suite, untrusted or missing client certificate, plain HTTP).
+      secure.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+        log.info({ client: socket.remoteAddress, reason: err.code ?? err.message, securityEvent: 'tls-handshake-failed' }, 'TLS handshake failed')
+      })
+      servers.push(await listening(secure))
+      tlsUrl = urlOf('https', secure)
+      closeReloader = watchCertificates(secure, tls, resolveSecret, log).close
+      log.info({ certificate: describeCertificate(serverOptions.cert as string), minVersion: tls.minVersion }, 'TLS certificate loaded')
+    }
+  } catch (err) {
+    for (const s of servers) s.close()
+    throw err
+  }
+  url ??= tlsUrl!
+  log.info({ url, ...(tlsUrl ? { tlsUrl } : {}), storage: config.storage.type }, 'listening')
   if (devCredentials) printDevBanner(url, devCredentials)
+  const shutdownTimeoutSeconds = options.shutdownTimeoutSeconds ?? config.ops.shutdownTimeoutSeconds
   return {
     url,
-    close: () => new Promise<void>((done) => server.close(() => done())),
+    tlsUrl,
+    shutdown: async (signal) => {
+      draining = true
+      closeReloader()
+      await drain(servers, shutdownTimeoutSeconds, log, signal)
+    },
+    close: async () => {
+      closeReloader()
+      await Promise.all(servers.map((s) => new Promise<void>((done) => s.close(() => done()))))
+    },
+  }
+}
+
+/**
+ * Graceful stop: no new connections; requests in flight may finish within the timeout, then the
+ * connections still open are cut (an upload cut short stores nothing: its body never completes).
+ */
+async function drain(servers: (HttpServer | HttpsServer)[], timeoutSeconds: number, log: pino.Logger, signal: string): Promise<void> {
+  log.info({ signal, timeoutSeconds }, 'shutting down: no new connections, waiting for requests in flight')
+  let cut = false
+  const closed = Promise.all(servers.map((s) => new Promise<void>((done) => s.close(() => done()))))
+  // A keep-alive connection whose request has finished would otherwise hold the server open.
+  const idle = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 100)
+  const timer = setTimeout(() => {
+    cut = true
+    log.warn({ timeoutSeconds }, 'shutdown timeout: cutting the requests still in flight')
+    servers.forEach((s) => s.closeAllConnections())
+  }, timeoutSeconds * 1000)
+  try {
+    await closed
+  } finally {
+    clearInterval(idle)
+    clearTimeout(timer)
+  }
+  log.info({ cut }, 'stopped')
+}
+
+/** Resolves once the server listens; rejects when it cannot (address in use, no permission). */
+function listening<S extends HttpServer | HttpsServer>(server: S): Promise<S> {
+  return new Promise((resolveServer, reject) => {
+    if (server.listening) return resolveServer(server)
+    server.once('listening', () => resolveServer(server))
+    server.once('error', reject)
+  })
+}
+
+function urlOf(scheme: 'http' | 'https', server: HttpServer | HttpsServer): string {
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return `${scheme}://${host}:${address.port}`
+}
+
+/** Mutual TLS's user mapping: a mapped subject stands for that configured user, with their groups. */
+function clientCertificateAuth(config: Config): ClientCertificateAuth | undefined {
+  const mtls = config.tls?.clientCertificates
+  if (!mtls) return undefined
+  const userFor = subjectMapper(mtls.users)
+  const groups = new Map(config.users.map((u) => [u.name, u.groups]))
+  return {
+    principalFor: (subject) => {
+      const user = userFor(subject)
+      return user === undefined ? undefined : { user, groups: groups.get(user) ?? [], method: 'mtls' }
+    },
+    requireSignature: mtls.requireSignature,
   }
 }
 
@@ -363,7 +534,7 @@ function printDevBanner(url: string, creds: { accessKeyId: string; secretAccessK
       's3veil is running on its embedded default (local disk, development keys).',
       `  endpoint:          ${url}`,
       `  access key id:     ${creds.accessKeyId}`,
-      `  secret access key: ${creds.secretAccessKey}`,
+      `  secret access key: in the credentials file (never printed)`,
       `  credentials file:  ${creds.credentialsFile} (profile "s3veil")`,
       '',
       'Try:',
@@ -375,3 +546,6 @@ function printDevBanner(url: string, creds: { accessKeyId: string; secretAccessK
   )
 }
 
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}

@@ -152,6 +152,7 @@ export async function stsEndpoint(
     }
     record.errorCode = sts.code
     if (sts.code === 'AccessDenied') record.securityEvent = 'auth-failure'
+    else if (sts.code === 'SlowDown') record.securityEvent = 'auth-throttled'
     return stsError(sts, requestId)
   }
 }

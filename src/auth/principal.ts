@@ -5,7 +5,7 @@
  */
 import type { Policy } from './policy.js'
 
-export type AuthMethod = 'sigv4-header' | 'sigv4-presigned' | 'basic' | 'anonymous'
+export type AuthMethod = 'sigv4-header' | 'sigv4-presigned' | 'basic' | 'mtls' | 'anonymous'
 
 export interface Principal {
   user: string

@@ -3,20 +3,27 @@
  * port, the way a user runs it, and collects everything it prints (for the no-secrets check).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { configSecrets, gatewayRecord, type SecretEntry } from './leaks.js'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..')
 
 export interface GatewayProcess {
   url: string
+  /** The HTTPS listener's URL, when the config has a `tls` section. */
+  tlsUrl?: string
+  /** The process id (to send it signals, e.g. SIGHUP). */
+  pid: number
   dataDir: string
   /** The dev user's keys (embedded default) or the first configured user's. */
   accessKeyId: string
   secretAccessKey: string
   /** Everything the process printed so far (stdout + stderr). */
   output(): string
+  /** Resolves with the exit code (null when killed by a signal) once the process has ended. */
+  exited: Promise<number | null>
   stop(): Promise<void>
 }
 
@@ -24,6 +31,8 @@ export interface StartOptions {
   /** A config document; written to a 0600 file in the data dir. Without it: the embedded default. */
   config?: Record<string, unknown>
   dataDir?: string
+  /** The config file's mode (default 0600; the gateway refuses inline secrets others can read). */
+  configMode?: number
   env?: Record<string, string>
   args?: string[]
 }
@@ -33,7 +42,8 @@ export async function startGateway(options: StartOptions = {}): Promise<GatewayP
   const args = [join(REPO_ROOT, 'bin/s3veil.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir]
   if (options.config) {
     const file = join(dataDir, 'config.json')
-    await writeFile(file, JSON.stringify(options.config, null, 2), { mode: 0o600 })
+    await writeFile(file, JSON.stringify(options.config, null, 2), { mode: options.configMode ?? 0o600 })
+    if (options.configMode !== undefined) await chmod(file, options.configMode)
     args.push('--config', file)
   }
   args.push(...(options.args ?? []))
@@ -42,28 +52,55 @@ export async function startGateway(options: StartOptions = {}): Promise<GatewayP
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)))
   let out = ''
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()))
-  const url = await waitForListening(child, () => out)
+  // For the run's secrets-never-printed check (test/helpers/leaks.ts, test/global-setup.ts).
+  const record = gatewayRecord(options.config ? 'gateway (config)' : 'gateway (embedded default)')
+  const collect = (d: Buffer) => {
+    out += d.toString()
+    record?.log(d.toString())
+  }
+  child.stdout.on('data', collect)
+  child.stderr.on('data', collect)
+  let url: string
+  try {
+    url = await waitForListening(child, () => out)
+  } finally {
+    record?.secrets(await givenSecrets(options, dataDir))
+  }
   let accessKeyId: string
   let secretAccessKey: string
   if (options.config) {
-    const users = options.config.users as { accessKeys: { id: string; secret: string }[] }[]
-    accessKeyId = users[0]!.accessKeys[0]!.id
-    secretAccessKey = users[0]!.accessKeys[0]!.secret
+    const users = (options.config.users ?? []) as { accessKeys: { id: string; secret: unknown }[] }[]
+    const first = users[0]?.accessKeys[0]
+    accessKeyId = first?.id ?? ''
+    secretAccessKey = typeof first?.secret === 'string' ? first.secret : ''
   } else {
     const dev = JSON.parse(await readFile(join(dataDir, 'dev-user.json'), 'utf8')) as { accessKeyId: string; secretAccessKey: string }
     ;({ accessKeyId, secretAccessKey } = dev)
   }
   return {
     url,
+    pid: child.pid!,
+    tlsUrl: /"tlsUrl":"(https:[^"]+)"[^\n]*"msg":"listening"/.exec(out)?.[1],
     dataDir,
     accessKeyId,
     secretAccessKey,
     output: () => out,
+    exited,
     stop: () => stopChild(child),
   }
+}
+
+/** The secrets this gateway holds: its config's, or the embedded default's generated ones. */
+async function givenSecrets(options: StartOptions, dataDir: string): Promise<SecretEntry[]> {
+  if (options.config) return configSecrets(options.config, { ...process.env, ...options.env })
+  const entries: SecretEntry[] = []
+  const dev = await readFile(join(dataDir, 'dev-user.json'), 'utf8').catch(() => undefined)
+  if (dev) entries.push({ what: 'dev secret access key', value: (JSON.parse(dev) as { secretAccessKey: string }).secretAccessKey })
+  const key = await readFile(join(dataDir, 'dev-master.key'), 'utf8').catch(() => undefined)
+  if (key) entries.push({ what: 'dev master key', value: key.trim() })
+  return entries
 }
 
 function waitForListening(child: ChildProcess, output: () => string): Promise<string> {

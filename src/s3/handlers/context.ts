@@ -39,6 +39,8 @@ export interface S3Call {
   authorize: Authorize
   /** Called when a response body fails mid-stream, before the stream errors: the runtime aborts the connection. */
   onResponseError?: (err: unknown) => void
+  /** Wraps a streamed response body so the bytes sent are counted for the audit record. */
+  countOut?: (source: ByteSource) => ByteSource
 }
 
 export interface HandlerDeps {

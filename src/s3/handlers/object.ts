@@ -134,7 +134,8 @@ export const getObject: Handler = async (call, { backend }) => {
   })
   const headers = objectHeaders(result, call.query)
   const status = lengthHeaders(headers, result)
-  return new Response(toReadableStream(result.body, call.onResponseError), { status, headers })
+  const body = call.countOut ? call.countOut(result.body) : result.body
+  return new Response(toReadableStream(body, call.onResponseError), { status, headers })
 }
 
 export const headObject: Handler = async (call, { backend }) => {
