@@ -8,7 +8,9 @@
  * a `-N` suffix, as multipart objects' do, are shown as they are). The suffix tells MD5-checking
  * clients (rclone, s3cmd, aws-cli v1) that the value is not the MD5 of the content, which it is not:
  * it is the MD5 of the ciphertext. Conditions naming ETags are evaluated here against the presented
- * values. Part ETags (UploadPart, ListParts) are the inner ones: clients only hand them back.
+ * values. Part ETags (UploadPart, ListParts) are presented the same way: s3cmd checks a part's ETag
+ * against the MD5 of what it sent unless it carries a `-`. Complete also takes a part's inner ETag
+ * (what UploadPart answered before this rule, for uploads begun by an older version).
  *
  * Multipart uploads are stateless: everything an instance needs to serve any step lives upstream
  * (backend/encrypted-multipart.ts names the internal objects; docs/format.md section 12 has the
@@ -91,6 +93,7 @@ import {
 } from './multipart.js'
 import type {
   Backend,
+  BackendObserver,
   ByteRange,
   CompleteMultipartUploadInput,
   Conditions,
@@ -214,10 +217,17 @@ function withEnvelope(user: Record<string, string>, envelope: Record<string, str
 }
 
 export function createEncryptedBackend(inner: Backend, options: EncryptedBackendOptions): Backend {
+  return encryptedBackend(inner, options, new ManifestCache(options.manifestCacheEntries))
+}
+
+/**
+ * The decorator over `inner`. Per request (`observe`), a view is built around the inner backend's
+ * view, sharing the manifest cache; the observer learns which master key each body went through.
+ */
+function encryptedBackend(inner: Backend, options: EncryptedBackendOptions, manifests: ManifestCache, observer?: BackendObserver): Backend {
   const { platform, keyring } = options
   const plaintext = new Set(options.plaintextBuckets ?? [])
   const encrypted = (bucket: string) => !plaintext.has(bucket)
-  const manifests = new ManifestCache(options.manifestCacheEntries)
 
   /** Refuses client access to the gateway's own keys (encrypted buckets only: nothing internal lives elsewhere). */
   function clientKey(bucket: string, key: string): void {
@@ -344,6 +354,7 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
       const etag = presentEtag(result.etag)
       checkReadConditions(input.conditions, etag, result.lastModified)
       const envelope = await openEnvelope(platform, keyring, result.metadata.user, { bucket, key })
+      observer?.decrypted(envelope.kekId)
       const info = clientInfo(result, size)
       if (spec === undefined) {
         if (result.range) throw new S3Error('InternalError', 'The upstream answered a whole-object read with a range.')
@@ -401,6 +412,7 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
       throw cryptoError(err)
     }
     const info = { ...clientInfo(head, size), ...chosen }
+    observer?.decrypted(envelope.kekId)
     if (!stored) return { ...info, body: bytesOf() }
     const result = await getSame(bucket, key, head.etag, stored)
     const body = parts
@@ -426,6 +438,7 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
     rejectReservedMetadata(input.metadata)
     const conditions = await innerWriteConditions(input.bucket, input.key, input.conditions)
     const envelope = await createEnvelope(platform, keyring, { bucket: input.bucket, key: input.key })
+    observer?.encrypted(envelope.kekId)
     const result = await inner.putObject({
       bucket: input.bucket,
       key: input.key,
@@ -605,6 +618,7 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
     const candidates = new Map<string, LocatedPart & { stored: number }>()
     const add = (part: UploadedPart, source: LocatedPart['source']) => {
       const located = { ...part, source, stored: part.size, size: plainLengthOf(part) }
+      candidates.set(`${part.partNumber}\0${normalizeEtag(presentEtag(part.etag))}`, located)
       candidates.set(`${part.partNumber}\0${normalizeEtag(part.etag)}`, located)
     }
     upstream.forEach((part) => add(part, 'upstream'))
@@ -615,6 +629,7 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
     const specs = chosen.map((part) => ({ partNumber: part.partNumber, plainLength: part.size }))
     const storedBody = chosen.reduce((sum, part) => sum + part.stored, 0)
     const trailer = await encodeTrailer(platform, envelope, specs, storedBody)
+    observer?.encrypted(envelope.kekId)
     const last = chosen[chosen.length - 1]!
     // Kept-aside parts are under 5 MiB, so only the last one can be (EntityTooSmall otherwise).
     const viaUpstream = last.source === 'kept' ? chosen.slice(0, -1) : chosen
@@ -669,6 +684,9 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
       } catch (err) {
         throw cryptoError(err)
       }
+      // No plaintext passes: the copy is stored under the data key now wrapped by this master key.
+      const kekId = envelope[META_NAMES.kekId]
+      if (kekId !== undefined) observer?.encrypted(kekId)
       const metadata = input.metadata ?? { headers: info.metadata.headers, user: stripReserved(info.metadata.user) }
       const result = await inner.copyObject({
         source,
@@ -689,6 +707,8 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
   }
 
   const backend: Backend = {
+    check: inner.check && (() => inner.check!()),
+    observe: (o) => encryptedBackend(inner.observe?.(o) ?? inner, options, manifests, o),
     listBuckets: () => inner.listBuckets(),
     createBucket: (bucket) => inner.createBucket(bucket),
     deleteBucket: (bucket) => inner.deleteBucket(bucket),
@@ -754,17 +774,18 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
           { fields: { ArgumentName: 'partNumber', ArgumentValue: String(partNumber) } }
         )
       }
+      observer?.encrypted(envelope.kekId)
       const body = mapErrors(encryptPart(platform, envelope, partNumber, contentLength, input.body))
       const stored = partStoredLength(contentLength)
       if (small) {
         // Small parts can only be the last one; the upstream would refuse them as non-last parts.
         const out = await inner.putObject({ bucket, key: keptPartKey(uploadId, partNumber), body, contentLength: stored, metadata: NO_METADATA })
-        return { etag: out.etag }
+        return { etag: presentEtag(out.etag) }
       }
       const out = await inner.uploadPart({ ...input, body, contentLength: stored })
       // This upload replaces any earlier small upload of the same part number, as in S3.
       await inner.deleteObject(bucket, keptPartKey(uploadId, partNumber)).catch(() => undefined)
-      return { etag: out.etag }
+      return { etag: presentEtag(out.etag) }
     },
 
     completeMultipartUpload(input) {
@@ -790,7 +811,11 @@ export function createEncryptedBackend(inner: Backend, options: EncryptedBackend
       if (!encrypted(input.bucket)) return inner.listParts(input)
       await openUpload(input)
       const { upstream, kept } = await uploadedParts(input)
-      const parts = mergeParts(upstream, kept).map(({ source: _source, ...part }) => ({ ...part, size: plainLengthOf(part) }))
+      const parts = mergeParts(upstream, kept).map(({ source: _source, ...part }) => ({
+        ...part,
+        etag: presentEtag(part.etag),
+        size: plainLengthOf(part),
+      }))
       return pageParts(parts, input.maxParts, input.partNumberMarker)
     },
 
