@@ -358,9 +358,13 @@ for (const kind of BACKENDS) {
 
         it('BH-30: ranges on an empty object are 416, never 500 or a negative Content-Range', async () => {
           await put('empty', Buffer.alloc(0))
+          const logged = t.gw.output().length
           const whole = await signedRequest(t, { method: 'GET', path: objectPath(bucket, 'empty') })
           expect(whole.status).toBe(200)
           expect(whole.body.length).toBe(0)
+          // A 0-byte body used to be closed after the server had cancelled it: an "internal error" line.
+          await new Promise((r) => setTimeout(r, 100))
+          expect(t.gw.output().slice(logged)).not.toContain('internal error')
           for (const range of ['bytes=0-', 'bytes=0-0']) {
             const res = await signedRequest(t, { method: 'GET', path: objectPath(bucket, 'empty'), headers: { range } })
             expect(res.status, range).toBe(416)

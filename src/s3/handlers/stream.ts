@@ -15,12 +15,16 @@ import type { ByteSource } from '../../platform/types.js'
 export function toReadableStream(source: ByteSource, onError?: (err: unknown) => void): ReadableStream<Uint8Array> {
   const iterator = source[Symbol.asyncIterator]()
   let held: Uint8Array | undefined
+  // The runtime may cancel while a pull awaits the source (a 0-byte body on Node's server does):
+  // the controller is closed by then, and touching it would throw.
+  let cancelled = false
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         try {
           for (;;) {
             const next = await iterator.next()
+            if (cancelled) return
             const previous = held
             if (next.done) {
               held = undefined
@@ -36,11 +40,13 @@ export function toReadableStream(source: ByteSource, onError?: (err: unknown) =>
           }
         } catch (err) {
           held = undefined
+          if (cancelled) return
           onError?.(err)
           controller.error(err)
         }
       },
       async cancel() {
+        cancelled = true
         held = undefined
         await iterator.return?.()
       },
