@@ -20,19 +20,45 @@ const builder = new Builder({
   renderOpts: { pretty: false },
 })
 
-/** Renders `<root xmlns="…">…</root>`; undefined children are left out. */
+/** Characters XML 1.0 cannot carry (keys may hold any of them). */
+const NOT_XML_10 = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+/** Those, and the placeholder mark itself, which must never be ambiguous. */
+const NEEDS_PLACEHOLDER = new RegExp(`${NOT_XML_10.source}|\uE000`, 'g')
+
+/**
+ * Renders `<root xmlns="…">…</root>`; undefined children are left out. A character XML 1.0 cannot
+ * carry (say 0x01 in a key listed without encoding-type=url) is written as a character reference
+ * (`&#x1;`), as S3 does, instead of failing the whole response. The builder would escape a reference
+ * written into the text, so such characters travel as private-use placeholders and are swapped last.
+ */
 export function renderXml(root: string, body: XmlNode, namespaced = true): string {
-  const tree = namespaced ? { $: { xmlns: S3_XMLNS }, ...prune(body) } : prune(body)
-  return builder.buildObject({ [root]: tree })
+  const placeholders = new Map<string, string>()
+  const tree = namespaced ? { $: { xmlns: S3_XMLNS }, ...prune(body, placeholders) } : prune(body, placeholders)
+  const xml = builder.buildObject({ [root]: tree })
+  if (placeholders.size === 0) return xml
+  return xml.replace(PLACEHOLDER, (p) => placeholders.get(p) ?? p)
 }
 
-function prune(node: XmlNode): XmlNode {
+const PLACEHOLDER = /\uE000[0-9a-f]{1,4}\uE001/g
+
+function safeText(value: string, placeholders: Map<string, string>): string {
+  if (!NOT_XML_10.test(value) && !value.includes('\uE000')) return value
+  return value.replace(NEEDS_PLACEHOLDER, (c) => {
+    const code = c.charCodeAt(0).toString(16)
+    const placeholder = `\uE000${code}\uE001`
+    placeholders.set(placeholder, `&#x${code.toUpperCase()};`)
+    return placeholder
+  })
+}
+
+function prune(node: XmlNode, placeholders: Map<string, string>): XmlNode {
   const out: XmlNode = {}
+  const leaf = (v: string | number | boolean) => (typeof v === 'string' ? safeText(v, placeholders) : v)
   for (const [name, value] of Object.entries(node)) {
     if (value === undefined) continue
-    if (Array.isArray(value)) out[name] = value.map((v) => (typeof v === 'object' ? prune(v) : v)) as XmlNode[]
-    else if (typeof value === 'object') out[name] = prune(value)
-    else out[name] = value
+    if (Array.isArray(value)) out[name] = value.map((v) => (typeof v === 'object' ? prune(v, placeholders) : leaf(v))) as XmlNode[]
+    else if (typeof value === 'object') out[name] = prune(value, placeholders)
+    else out[name] = leaf(value)
   }
   return out
 }
