@@ -447,7 +447,8 @@ function sendRawExpires(command: { middlewareStack: unknown }, expires: string |
 /** Our object metadata as SDK input fields (Expires goes separately, see sendRawExpires). */
 function sdkMetadata(metadata: ObjectMetadata) {
   return {
-    ContentType: metadata.headers.contentType,
+    // S3 stores binary/octet-stream when a PUT has no Content-Type; stores differ (RGW: application/…).
+    ContentType: metadata.headers.contentType ?? 'binary/octet-stream',
     CacheControl: metadata.headers.cacheControl,
     ContentDisposition: metadata.headers.contentDisposition,
     ContentEncoding: metadata.headers.contentEncoding,
@@ -549,6 +550,22 @@ export function createUpstreamBackend(opts: UpstreamOptions, view?: { sdk: S3Cli
     }
   }
 
+  /**
+   * A HEAD's 404 has no body to say what is missing: the bucket is asked, so that what is built on a
+   * HEAD (a copy's source check, the audit record) names NoSuchBucket when that is the case.
+   */
+  async function missingOnHead(err: unknown, bucket: string): Promise<S3Error> {
+    const mapped = toS3Error(err, 'object')
+    if (mapped.code !== 'NoSuchKey') return mapped
+    try {
+      await client.send(new HeadBucketCommand({ Bucket: bucket }))
+    } catch (bucketErr) {
+      const missing = toS3Error(bucketErr, 'bucket')
+      if (missing.code === 'NoSuchBucket') return missing
+    }
+    return mapped
+  }
+
   async function headObject(
     bucket: string,
     key: string,
@@ -562,7 +579,7 @@ export function createUpstreamBackend(opts: UpstreamOptions, view?: { sdk: S3Cli
       out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, PartNumber: partNumber }))
     } catch (err) {
       if (partNumber !== undefined && statusOf(err) === 416) throw upstreamInvalidPartNumber(partNumber, err)
-      throw toS3Error(err, 'object')
+      throw await missingOnHead(err, bucket)
     }
     const info = infoOf(key, out)
     checkReadConditions(conditions, info.etag, info.lastModified)
