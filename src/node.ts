@@ -3,11 +3,11 @@
  * The Node entry: resolves configuration (a config file, or the embedded default with generated
  * development keys), builds the app's dependencies, and serves it with @hono/node-server.
  */
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { serve, type HttpBindings } from '@hono/node-server'
 import type { Context } from 'hono'
 import pino from 'pino'
@@ -18,7 +18,6 @@ import { safeError, type AuditLog } from './audit.js'
 import { createBasicAuthenticator, FailureThrottle, type BasicAuthenticator, type PasswordVerifier } from './auth/basic.js'
 import { createLdapVerifier } from './auth/ldap.js'
 import { localPasswords } from './auth/password.js'
-import { FULL_ACCESS_DOCUMENT } from './auth/policy.js'
 import { policyLookup } from './auth/policy-lookup.js'
 import { createStsCodec, stsCredentials } from './auth/sts.js'
 import { localCredentials, type LocalUser } from './auth/users.js'
@@ -28,6 +27,7 @@ import { createS3UpstreamBackend } from './backend/s3-upstream-node.js'
 import type { Backend } from './backend/types.js'
 import { ConfigError, LOG_LEVELS, parseConfig, type Config } from './config.js'
 import { createKeyring } from './crypto/keyring.js'
+import { embeddedDefault, printDevBanner } from './embedded-default.js'
 import type { ClientCertificateAuth, RuntimeAdapter } from './env.js'
 import { lineOfPath, syntaxErrorPosition } from './json-locate.js'
 import { createNodeMetrics } from './metrics-node.js'
@@ -130,57 +130,6 @@ function secretResolver(log: pino.Logger): SecretResolver {
       log.warn({ file: ref.file, mode }, `${what}: secret file is readable by group or others; chmod 600 it unless a container is the boundary`)
     }
     return (await readFile(ref.file, 'utf8')).trim()
-  }
-}
-
-async function fileExists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false
-  )
-}
-
-function randomToken(alphabet: string, length: number): string {
-  const bytes = nodePlatform.randomBytes(length)
-  let out = ''
-  for (const b of bytes) out += alphabet[b % alphabet.length]
-  return out
-}
-
-/**
- * The embedded default: disk storage in `dataDir`, a development master key and user generated on
- * first start (files mode 0600) and an AWS shared-credentials file for aws-cli's `--profile s3veil`.
- */
-async function embeddedDefault(dataDir: string, log: pino.Logger): Promise<unknown> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 })
-  const keyFile = join(dataDir, 'dev-master.key')
-  const userFile = join(dataDir, 'dev-user.json')
-  const credentialsFile = join(dataDir, 'aws-credentials')
-  if (!(await fileExists(keyFile))) {
-    await writeFile(keyFile, Buffer.from(nodePlatform.randomBytes(32)).toString('base64') + '\n', { mode: 0o600 })
-  }
-  await chmod(keyFile, 0o600)
-  if (!(await fileExists(userFile))) {
-    const user = {
-      accessKeyId: 'S3VEIL' + randomToken('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 14),
-      secretAccessKey: randomToken('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789', 40),
-    }
-    await writeFile(userFile, JSON.stringify(user, null, 2) + '\n', { mode: 0o600 })
-  }
-  const user = JSON.parse(await readFile(userFile, 'utf8')) as { accessKeyId: string; secretAccessKey: string }
-  await writeFile(
-    credentialsFile,
-    `[s3veil]\naws_access_key_id = ${user.accessKeyId}\naws_secret_access_key = ${user.secretAccessKey}\n`,
-    { mode: 0o600 }
-  )
-  log.warn({ keyFile }, 'DEVELOPMENT MASTER KEY in use: generated on first start and stored next to the data. Do not use for real data.')
-  return {
-    storage: { type: 'disk', dataDir },
-    keyring: { current: 'dev', keys: [{ id: 'dev', key: { file: keyFile } }] },
-    // Policies deny by default; the one development user is meant to be able to do everything.
-    policies: { 'full-access': FULL_ACCESS_DOCUMENT },
-    users: [{ name: 'dev', accessKeys: [{ id: user.accessKeyId, secret: user.secretAccessKey }], policies: ['full-access'] }],
-    devCredentials: { ...user, credentialsFile },
   }
 }
 
@@ -525,25 +474,6 @@ function clientCertificateAuth(config: Config): ClientCertificateAuth | undefine
     },
     requireSignature: mtls.requireSignature,
   }
-}
-
-function printDevBanner(url: string, creds: { accessKeyId: string; secretAccessKey: string; credentialsFile: string }): void {
-  process.stderr.write(
-    [
-      '',
-      's3veil is running on its embedded default (local disk, development keys).',
-      `  endpoint:          ${url}`,
-      `  access key id:     ${creds.accessKeyId}`,
-      `  secret access key: in the credentials file (never printed)`,
-      `  credentials file:  ${creds.credentialsFile} (profile "s3veil")`,
-      '',
-      'Try:',
-      `  export AWS_SHARED_CREDENTIALS_FILE=${creds.credentialsFile}`,
-      `  aws --profile s3veil --endpoint-url ${url} s3 mb s3://demo`,
-      `  aws --profile s3veil --endpoint-url ${url} s3 cp README.md s3://demo/`,
-      '',
-    ].join('\n')
-  )
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
