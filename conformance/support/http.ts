@@ -52,7 +52,7 @@ export function rawRequest(req: RawRequest): Promise<RawResponse> {
       method: req.method,
       path: base + req.path + (req.query ? '?' + req.query : ''),
       headers: req.headers,
-      agent: https ? (targetHttpsAgent() ?? undefined) : false,
+      agent: https ? (targetHttpsAgent(false) ?? undefined) : false,
       setHost: !Object.keys(req.headers ?? {}).some((h) => h.toLowerCase() === 'host'),
     }
     const r = https ? httpsRequest(options) : httpRequest(options)

@@ -78,14 +78,23 @@ function sanitizePrefix(prefix: string): string {
   return clean || 's3vc'
 }
 
-let httpsAgent: HttpsAgent | undefined
+const httpsAgents = new Map<boolean, HttpsAgent>()
 
-/** An HTTPS agent trusting the target's CA bundle (on top of the system's), or undefined. */
-export function targetHttpsAgent(): HttpsAgent | undefined {
+/**
+ * An HTTPS agent trusting the target's CA bundle (on top of the system's); undefined (the SDK's own)
+ * for a keep-alive agent without a CA bundle. The SDK
+ * clients keep connections alive, as SDKs do; raw requests (`keepAlive: false`) take a fresh one each,
+ * as they do over plain HTTP, so a case never inherits the state of a connection another case left.
+ */
+export function targetHttpsAgent(keepAlive = true): HttpsAgent | undefined {
   const t = target()
-  if (!t.caBundle) return undefined
-  httpsAgent ??= new HttpsAgent({ ca: readFileSync(t.caBundle), keepAlive: true })
-  return httpsAgent
+  if (!t.caBundle && keepAlive) return undefined
+  let agent = httpsAgents.get(keepAlive)
+  if (!agent) {
+    agent = new HttpsAgent({ keepAlive, ...(t.caBundle ? { ca: readFileSync(t.caBundle) } : {}) })
+    httpsAgents.set(keepAlive, agent)
+  }
+  return agent
 }
 
 /** An SDK client for the target: path style, the target's region, its CA honoured, no retries. */
