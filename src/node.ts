@@ -190,7 +190,8 @@ async function buildBackend(config: Config, log: pino.Logger, resolveSecret: Sec
 async function buildPasswordAuth(
   config: Config,
   log: pino.Logger,
-  resolveSecret: SecretResolver
+  resolveSecret: SecretResolver,
+  ldapBindPassword: string | undefined
 ): Promise<{ basic?: BasicAuthenticator; sts?: StsService }> {
   const throttle = new FailureThrottle({ burst: config.basicAuth.failureBurst, refillPerMinute: config.basicAuth.failureRefillPerMinute })
   const ldap = config.ldap
@@ -199,7 +200,7 @@ async function buildPasswordAuth(
     ldapVerifier = createLdapVerifier({
       url: ldap.url,
       bindDN: ldap.bindDN,
-      bindPassword: ldap.bindPassword === undefined ? undefined : await resolveSecret(ldap.bindPassword, 'ldap.bindPassword'),
+      bindPassword: ldapBindPassword,
       userBase: ldap.userBase,
       userFilter: ldap.userFilter,
       userDNTemplate: ldap.userDNTemplate,
@@ -345,8 +346,8 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
   let draining = false
 
   const resolveSecret = secretResolver(log)
-  const { basic, sts } = await buildPasswordAuth(config, log, resolveSecret)
   const ldapBindPassword = config.ldap?.bindPassword && (await resolveSecret(config.ldap.bindPassword, 'ldap.bindPassword'))
+  const { basic, sts } = await buildPasswordAuth(config, log, resolveSecret, ldapBindPassword)
   const local = localCredentials(await resolveUsers(config, resolveSecret))
   // A request with a session token is a temporary session's, whose token alone says who it is.
   const temporary = sts && stsCredentials(sts.codec)
