@@ -5,6 +5,8 @@ import {
   compareKeys,
   decodeContinuationToken,
   encodeContinuationToken,
+  unwrapUpstreamToken,
+  wrapUpstreamToken,
   listPage,
   sortByKey,
   type ListWindow,
@@ -174,6 +176,28 @@ describe('continuation tokens', () => {
       expect.unreachable()
     } catch (err) {
       expect((err as S3Error).code).toBe('InvalidArgument')
+    }
+  })
+
+  it.each(['1ueX+bq/0=', 'g2wAAAABaAJkAAR0ZXN0', ''])('wraps and unwraps the upstream token %j', (upstream) => {
+    const token = wrapUpstreamToken(upstream)
+    expect(token).toMatch(/^[A-Za-z0-9_-]*$/)
+    expect(unwrapUpstreamToken(token)).toBe(upstream)
+  })
+
+  it('never reads one kind of token as the other, nor a made-up one', () => {
+    for (const [decode, token] of [
+      [unwrapUpstreamToken, encodeContinuationToken('a')],
+      [decodeContinuationToken, wrapUpstreamToken('a')],
+      [unwrapUpstreamToken, 'not-a-token'],
+      [unwrapUpstreamToken, 'bm90IGEgdG9rZW4='],
+    ] as const) {
+      try {
+        decode(token)
+        expect.unreachable()
+      } catch (err) {
+        expect((err as S3Error).code).toBe('InvalidArgument')
+      }
     }
   })
 

@@ -52,33 +52,60 @@ export function sortByKey<T extends { key: string }>(items: T[]): T[] {
   return items.sort((a, b) => compareKeys(a.key, b.key))
 }
 
-const TOKEN_VERSION = 'k1:'
+/** Tags of the token kinds, so a token from one kind (or made up) is never read as another. */
+const POSITION_TOKEN = 'k1:'
+const UPSTREAM_TOKEN = 'u1:'
 
-/** Opaque v2 continuation token: base64url of a version tag and the last returned item. */
-export function encodeContinuationToken(after: string): string {
-  const bytes = new TextEncoder().encode(TOKEN_VERSION + after)
+function invalidContinuationToken(token: string): S3Error {
+  return new S3Error('InvalidArgument', 'The continuation token provided is incorrect', {
+    fields: { ArgumentName: 'continuation-token', ArgumentValue: token },
+  })
+}
+
+/** base64url of `tag` + `text`: opaque to clients. */
+function encodeToken(tag: string, text: string): string {
+  const bytes = new TextEncoder().encode(tag + text)
   let binary = ''
   for (const byte of bytes) binary += String.fromCharCode(byte)
   return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
 
-/** Decodes `encodeContinuationToken`; InvalidArgument for anything we did not issue. */
-export function decodeContinuationToken(token: string): string {
-  const invalid = () =>
-    new S3Error('InvalidArgument', 'The continuation token provided is incorrect', {
-      fields: { ArgumentName: 'continuation-token', ArgumentValue: token },
-    })
-  if (!/^[A-Za-z0-9_-]*$/.test(token)) throw invalid()
+/** Reverses `encodeToken`; InvalidArgument for anything we did not issue with that tag. */
+function decodeToken(tag: string, token: string): string {
+  if (!/^[A-Za-z0-9_-]*$/.test(token)) throw invalidContinuationToken(token)
   let text: string
   try {
     const binary = atob(token.replace(/-/g, '+').replace(/_/g, '/'))
     const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0))
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
   } catch {
-    throw invalid()
+    throw invalidContinuationToken(token)
   }
-  if (!text.startsWith(TOKEN_VERSION)) throw invalid()
-  return text.slice(TOKEN_VERSION.length)
+  if (!text.startsWith(tag)) throw invalidContinuationToken(token)
+  return text.slice(tag.length)
+}
+
+/** Opaque v2 continuation token of a listing we page ourselves: the last returned item. */
+export function encodeContinuationToken(after: string): string {
+  return encodeToken(POSITION_TOKEN, after)
+}
+
+/** Decodes `encodeContinuationToken`; InvalidArgument for anything we did not issue. */
+export function decodeContinuationToken(token: string): string {
+  return decodeToken(POSITION_TOKEN, token)
+}
+
+/**
+ * An S3 upstream's own continuation token, wrapped: some stores (Ceph RGW) read any string as a
+ * position, and S3 answers InvalidArgument to a token it never issued, so the gateway does too.
+ */
+export function wrapUpstreamToken(upstreamToken: string): string {
+  return encodeToken(UPSTREAM_TOKEN, upstreamToken)
+}
+
+/** Reverses `wrapUpstreamToken`; InvalidArgument for anything we did not issue. */
+export function unwrapUpstreamToken(token: string): string {
+  return decodeToken(UPSTREAM_TOKEN, token)
 }
 
 /** The position to resume after: token, else start-after, else marker (undefined: from the start). */

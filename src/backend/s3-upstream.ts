@@ -61,7 +61,7 @@ import { checkReadConditions, checkWriteConditions, normalizeEtag } from '../s3/
 import { S3Error, isS3Error, isS3ErrorCode, type S3ErrorCode } from '../s3/errors.js'
 import { invalidRange } from '../s3/range.js'
 import { checkCopySourceSize, checkSourceConditions } from './copy.js'
-import { compareKeys } from './listing.js'
+import { compareKeys, unwrapUpstreamToken, wrapUpstreamToken } from './listing.js'
 import { invalidPartNumber, noSuchUpload, partRange } from './multipart.js'
 import type {
   Backend,
@@ -918,7 +918,7 @@ export function createUpstreamBackend(opts: UpstreamOptions, view?: { sdk: S3Cli
         client.send(
           new ListObjectsV2Command({
             ...common,
-            ContinuationToken: input.continuationToken,
+            ContinuationToken: input.continuationToken === undefined ? undefined : unwrapUpstreamToken(input.continuationToken),
             StartAfter: input.continuationToken === undefined ? input.startAfter || undefined : undefined,
           })
         )
@@ -929,7 +929,7 @@ export function createUpstreamBackend(opts: UpstreamOptions, view?: { sdk: S3Cli
         isTruncated: out.IsTruncated ?? false,
       }
       if (result.isTruncated && out.NextContinuationToken) {
-        result.nextContinuationToken = out.NextContinuationToken
+        result.nextContinuationToken = wrapUpstreamToken(out.NextContinuationToken)
       }
       return result
     },
