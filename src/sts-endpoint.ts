@@ -11,6 +11,7 @@ import type { AuditRecord } from './audit.js'
 import type { BasicAuthenticator } from './auth/basic.js'
 import { PolicyError } from './auth/policy.js'
 import { parseSessionPolicy, type StsCodec } from './auth/sts.js'
+import { readBoundedText } from './platform/body.js'
 import type { ByteSource } from './platform/types.js'
 import { isS3Error } from './s3/errors.js'
 import { renderXml } from './s3/xml.js'
@@ -52,20 +53,8 @@ export function isStsRequest(method: string, rawPath: string, query: URLSearchPa
 }
 
 async function readForm(body: ByteSource): Promise<URLSearchParams> {
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for await (const chunk of body) {
-    size += chunk.byteLength
-    if (size > MAX_BODY_BYTES) throw new StsError('InvalidParameterValue', 400, 'The request body is too large.')
-    chunks.push(chunk)
-  }
-  const bytes = new Uint8Array(size)
-  let at = 0
-  for (const c of chunks) {
-    bytes.set(c, at)
-    at += c.byteLength
-  }
-  return new URLSearchParams(new TextDecoder().decode(bytes))
+  const tooLarge = () => new StsError('InvalidParameterValue', 400, 'The request body is too large.')
+  return new URLSearchParams(await readBoundedText(body, MAX_BODY_BYTES, tooLarge))
 }
 
 function required(params: URLSearchParams, name: string): string {

@@ -6,6 +6,7 @@
 import type { PolicyContext } from '../../auth/policy.js'
 import type { Principal } from '../../auth/principal.js'
 import type { Backend } from '../../backend/types.js'
+import { readBoundedText } from '../../platform/body.js'
 import type { ByteSource } from '../../platform/types.js'
 import { S3Error } from '../errors.js'
 import type { Operation } from '../operations.js'
@@ -67,19 +68,6 @@ export function requireAccess(call: S3Call, action: string, resource: string): v
 }
 
 /** Reads a small request body (XML documents) into text, refusing more than `limit` bytes. */
-export async function readSmallBody(body: ByteSource, limit: number): Promise<string> {
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for await (const chunk of body) {
-    total += chunk.byteLength
-    if (total > limit) throw new S3Error('MalformedXML', 'The request body is too large.')
-    chunks.push(chunk)
-  }
-  const all = new Uint8Array(total)
-  let offset = 0
-  for (const c of chunks) {
-    all.set(c, offset)
-    offset += c.byteLength
-  }
-  return new TextDecoder().decode(all)
+export function readSmallBody(body: ByteSource, limit: number): Promise<string> {
+  return readBoundedText(body, limit, () => new S3Error('MalformedXML', 'The request body is too large.'))
 }
