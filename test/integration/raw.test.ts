@@ -513,6 +513,7 @@ for (const kind of BACKENDS) {
       it.each([
         ['CreateBucket with a body that is not XML', 'PUT', (): string => objectPath(t.bucketName('badxml')), {}, Buffer.from('<CreateBucketConfiguration><Location'), 400, 'MalformedXML'],
         ['CreateBucket with XML of the wrong root element', 'PUT', (): string => objectPath(t.bucketName('badxml')), {}, Buffer.from('<Nope/>'), 400, 'MalformedXML'],
+        ['CreateBucket with a body over 64 KiB', 'PUT', (): string => objectPath(t.bucketName('bigxml')), {}, Buffer.from(`<CreateBucketConfiguration>${' '.repeat(65 * 1024)}</CreateBucketConfiguration>`), 400, 'MalformedXML'],
         ['ListObjectsV2 with max-keys=abc', 'GET', (): string => objectPath(bucket), { 'list-type': '2', 'max-keys': 'abc' }, undefined, 400, 'InvalidArgument'],
         ['ListObjectsV2 with encoding-type=base64', 'GET', (): string => objectPath(bucket), { 'list-type': '2', 'encoding-type': 'base64' }, undefined, 400, 'InvalidArgument'],
         ['a path that is not valid percent-encoding', 'GET', (): string => `/${bucket}/bad%zzkey`, {}, undefined, 400, 'InvalidURI'],

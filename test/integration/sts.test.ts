@@ -194,4 +194,11 @@ describe.skipIf(!ldap || !haveAwsV2)('STS AssumeRoleWithLDAPIdentity with aws-cl
     const malformed = await assumeRole(gw.url, { LDAPUsername: 'newton', LDAPPassword: 'password', Policy: '{"Statement": []}' })
     expect(element(malformed.body, 'Code')).toBe('MalformedPolicyDocument')
   })
+
+  it('a form body over 16 KiB is InvalidParameterValue, even with the right password', async () => {
+    const res = await assumeRole(gw.url, { LDAPUsername: 'newton', LDAPPassword: 'password', Padding: 'x'.repeat(17 * 1024) })
+    expect(res.status).toBe(400)
+    expect(element(res.body, 'Code')).toBe('InvalidParameterValue')
+    expect(element(res.body, 'SessionToken')).toBeUndefined()
+  })
 })
