@@ -17,7 +17,7 @@ import {
   saveConfigFile,
 } from './admin.js'
 import { hashPassword } from './auth/password.js'
-import { startGateway } from './node.js'
+import { reportCrashes, startGateway } from './node.js'
 import { nodePlatform } from './platform/node.js'
 
 const HELP = `Usage: s3veil [serve] [options]
@@ -96,6 +96,7 @@ async function main(argv: string[]): Promise<void> {
     return
   }
   if (command !== 'serve') throw new Error(`unknown command "${command}" (try --help)`)
+  reportCrashes()
   const env = process.env
   const port = portOption(values.port ?? env.S3VEIL_PORT, '--port or S3VEIL_PORT')
   const tlsPort = portOption(values['tls-port'] ?? env.S3VEIL_TLS_PORT, '--tls-port or S3VEIL_TLS_PORT')

@@ -294,6 +294,20 @@ function ldapCheck(ldap: NonNullable<Config['ldap']>, bindPassword: string | und
   }
 }
 
+/**
+ * Reports an uncaught exception or unhandled rejection as one fatal log line and exits 1. Node's own
+ * report would print every property of the error, and an AWS SDK error carries the signed request.
+ */
+export function reportCrashes(): void {
+  const log = pino(LOGGER_OPTIONS, pino.destination({ fd: 2, sync: true }))
+  const crash = (msg: string) => (err: unknown) => {
+    log.fatal({ err }, msg)
+    process.exit(1)
+  }
+  process.on('uncaughtException', crash('uncaught exception'))
+  process.on('unhandledRejection', crash('unhandled promise rejection'))
+}
+
 export async function startGateway(options: ServeOptions = {}): Promise<RunningGateway> {
   if (options.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
     throw new Error(`invalid log level "${options.logLevel}" (from --log-level or S3VEIL_LOG_LEVEL): one of ${LOG_LEVELS.join(', ')}`)

@@ -219,4 +219,26 @@ describe('bad paths print no secret', () => {
     expect(output).toContain('Usage: s3veil')
     expectNoSecret(output, secret)
   })
+
+  it.each(['throw', 'reject'])('a crash (%s) is one fatal line with the error, not its request and response', async (how) => {
+    const secret = randomBytes(30).toString('base64')
+    // What the serve command installs, then an SDK-like error carrying a signed request escapes.
+    const script = `
+      import { reportCrashes } from './src/node.ts'
+      reportCrashes()
+      const err = Object.assign(new Error('upstream exploded'), { $response: { headers: { authorization: process.env.T_SECRET } } })
+      setTimeout(() => { ${how === 'throw' ? 'throw err' : 'Promise.reject(err)'} }, 10)`
+    const result = await new Promise<Run>((resolve) => {
+      const options = { cwd: REPO_ROOT, env: { ...process.env, T_SECRET: secret }, timeout: 30_000 }
+      execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], options, (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, output: stdout + stderr })
+      })
+    })
+    expect(result.code).toBe(1)
+    const line = JSON.parse(result.output.trim()) as { level: number; msg: string; err: { message: string } }
+    expect(line.level).toBe(60)
+    expect(line.msg).toMatch(/^(uncaught exception|unhandled promise rejection)$/)
+    expect(line.err.message).toBe('upstream exploded')
+    expectNoSecret(result.output, secret)
+  })
 })
