@@ -67,6 +67,8 @@ export interface AuditLog {
 /** Metrics built from audit records; the Node entry implements it with prom-client (metrics-node.ts). */
 export interface Metrics {
   observe(record: AuditRecord): void
+  /** A security event outside any request (a failed TLS handshake has no request, hence no record). */
+  countSecurityEvent(reason: 'tls-handshake-failed'): void
   render(): Promise<{ contentType: string; body: string }>
 }
 

@@ -61,7 +61,7 @@ export function createNodeMetrics(): Metrics {
     registers: [registry],
   })
   // Every reason shows from the start (at 0), so an alert on `increase()` sees the first one.
-  for (const reason of ['auth-failure', 'token-invalid', 'policy-denied', 'auth-throttled', 'integrity-failure']) {
+  for (const reason of ['auth-failure', 'token-invalid', 'policy-denied', 'auth-throttled', 'integrity-failure', 'tls-handshake-failed']) {
     security.inc({ reason }, 0)
   }
 
@@ -70,7 +70,7 @@ export function createNodeMetrics(): Metrics {
   const label = (operation: string | undefined): string => {
     if (operation === undefined) return 'Unknown'
     if (seen.has(operation)) return operation
-    if (seen.size >= MAX_OPERATIONS || !/^[A-Za-z]{1,64}$/.test(operation)) return 'Other'
+    if (seen.size >= MAX_OPERATIONS || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(operation)) return 'Other'
     seen.add(operation)
     return operation
   }
@@ -88,6 +88,9 @@ export function createNodeMetrics(): Metrics {
         upstreamLatency.observe((record.upstreamMs ?? 0) / 1000)
       }
       if (record.securityEvent) security.inc({ reason: record.securityEvent })
+    },
+    countSecurityEvent(reason) {
+      security.inc({ reason })
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() }

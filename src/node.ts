@@ -251,11 +251,46 @@ async function resolveUsers(config: Config, resolveSecret: SecretResolver): Prom
   )
 }
 
-function pinoAudit(log: pino.Logger, audit: pino.Logger): AuditLog {
+function pinoAudit(log: pino.Logger, audit: pino.Logger, pending: PendingRecords): AuditLog {
   return {
-    request: (record) => audit.info({ ...record, msg: 'request' }),
-    ops: (record) => audit.debug({ ...record, msg: 'request' }),
+    request: (record) => {
+      audit.info({ ...record, msg: 'request' })
+      pending.written()
+    },
+    ops: (record) => {
+      audit.debug({ ...record, msg: 'request' })
+      pending.written()
+    },
     internalError: (requestId, err) => log.error({ requestId, err }, 'internal error'),
+  }
+}
+
+/**
+ * Requests whose audit record is not written yet (the app writes exactly one per request). Shutdown
+ * waits for them after the connections are closed, so a request cut at the timeout is still logged.
+ */
+class PendingRecords {
+  private count = 0
+  private waiters: (() => void)[] = []
+
+  started(): void {
+    this.count++
+  }
+
+  written(): void {
+    if (--this.count === 0) for (const wake of this.waiters.splice(0)) wake()
+  }
+
+  /** Resolves once every request so far has its record, or after `ms` at the latest. */
+  allWritten(ms: number): Promise<void> {
+    if (this.count <= 0) return Promise.resolve()
+    return new Promise((done) => {
+      const timer = setTimeout(done, ms)
+      this.waiters.push(() => {
+        clearTimeout(timer)
+        done()
+      })
+    })
   }
 }
 
@@ -357,6 +392,7 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
   // The command line and environment win over the file, as for the listen address.
   log.level = options.logLevel ?? config.logLevel
   const audit = auditLogger(log, config.audit.file)
+  const pending = new PendingRecords()
   let draining = false
 
   const resolveSecret = secretResolver(log)
@@ -365,6 +401,7 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
   const local = localCredentials(await resolveUsers(config, resolveSecret))
   // A request with a session token is a temporary session's, whose token alone says who it is.
   const temporary = sts && stsCredentials(sts.codec)
+  const metrics = config.ops.metrics ? createNodeMetrics() : undefined
   const app = createApp({
     backend: await buildBackend(config, log, resolveSecret),
     platform: nodePlatform,
@@ -373,8 +410,8 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
     sts,
     policiesFor: policyLookup(config),
     adapter: nodeAdapter,
-    audit: pinoAudit(log, audit),
-    metrics: config.ops.metrics ? createNodeMetrics() : undefined,
+    audit: pinoAudit(log, audit, pending),
+    metrics,
     ops: {
       checks: config.ldap ? { ldap: ldapCheck(config.ldap, ldapBindPassword) } : undefined,
       draining: () => draining,
@@ -385,13 +422,17 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
     clientCertificates: clientCertificateAuth(config),
   })
 
+  const fetch = (request: Request, env: unknown) => {
+    pending.started()
+    return app.fetch(request, env)
+  }
   const servers: (HttpServer | HttpsServer)[] = []
   let closeReloader = () => {}
   let url: string | undefined
   let tlsUrl: string | undefined
   try {
     if (config.listen.enabled) {
-      const plain = await listening(serve({ fetch: app.fetch, hostname: config.listen.host, port: config.listen.port }) as HttpServer)
+      const plain = await listening(serve({ fetch, hostname: config.listen.host, port: config.listen.port }) as HttpServer)
       servers.push(plain)
       url = urlOf('http', plain)
     }
@@ -399,7 +440,7 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
       const tls = config.tls
       const serverOptions = await tlsServerOptions(tls, resolveSecret)
       const secure = serve({
-        fetch: app.fetch,
+        fetch,
         hostname: tls.host,
         port: tls.port,
         createServer: createHttpsServer,
@@ -408,6 +449,7 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
       // Failed handshakes (old protocol, no shared suite, untrusted or missing client certificate, plain HTTP).
       secure.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
         log.info({ client: socket.remoteAddress, reason: err.code ?? err.message, securityEvent: 'tls-handshake-failed' }, 'TLS handshake failed')
+        metrics?.countSecurityEvent('tls-handshake-failed')
       })
       servers.push(await listening(secure))
       tlsUrl = urlOf('https', secure)
@@ -428,7 +470,7 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
     shutdown: async (signal) => {
       draining = true
       closeReloader()
-      await drain(servers, shutdownTimeoutSeconds, log, signal)
+      await drain(servers, pending, shutdownTimeoutSeconds, log, signal)
     },
     close: async () => {
       closeReloader()
@@ -437,11 +479,20 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
   }
 }
 
+/** After the connections are closed, how long shutdown waits for the last requests' audit records. */
+const RECORD_GRACE_MS = 2000
+
 /**
  * Graceful stop: no new connections; requests in flight may finish within the timeout, then the
  * connections still open are cut (an upload cut short stores nothing: its body never completes).
  */
-async function drain(servers: (HttpServer | HttpsServer)[], timeoutSeconds: number, log: pino.Logger, signal: string): Promise<void> {
+async function drain(
+  servers: (HttpServer | HttpsServer)[],
+  pending: PendingRecords,
+  timeoutSeconds: number,
+  log: pino.Logger,
+  signal: string
+): Promise<void> {
   log.info({ signal, timeoutSeconds }, 'shutting down: no new connections, waiting for requests in flight')
   let cut = false
   const closed = Promise.all(servers.map((s) => new Promise<void>((done) => s.close(() => done()))))
@@ -458,6 +509,7 @@ async function drain(servers: (HttpServer | HttpsServer)[], timeoutSeconds: numb
     clearInterval(idle)
     clearTimeout(timer)
   }
+  await pending.allWritten(RECORD_GRACE_MS)
   log.info({ cut }, 'stopped')
 }
 

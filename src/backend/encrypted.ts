@@ -438,7 +438,6 @@ function encryptedBackend(inner: Backend, options: EncryptedBackendOptions, mani
     rejectReservedMetadata(input.metadata)
     const conditions = await innerWriteConditions(input.bucket, input.key, input.conditions)
     const envelope = await createEnvelope(platform, keyring, { bucket: input.bucket, key: input.key })
-    observer?.encrypted(envelope.kekId)
     const result = await inner.putObject({
       bucket: input.bucket,
       key: input.key,
@@ -447,6 +446,8 @@ function encryptedBackend(inner: Backend, options: EncryptedBackendOptions, mani
       metadata: { headers: input.metadata.headers, user: withEnvelope(input.metadata.user, envelope.metadata) },
       conditions,
     })
+    // Only what was stored counts as encrypted: an upload cut short or refused is not.
+    observer?.encrypted(envelope.kekId)
     return { etag: presentEtag(result.etag) }
   }
 
@@ -629,7 +630,6 @@ function encryptedBackend(inner: Backend, options: EncryptedBackendOptions, mani
     const specs = chosen.map((part) => ({ partNumber: part.partNumber, plainLength: part.size }))
     const storedBody = chosen.reduce((sum, part) => sum + part.stored, 0)
     const trailer = await encodeTrailer(platform, envelope, specs, storedBody)
-    observer?.encrypted(envelope.kekId)
     const last = chosen[chosen.length - 1]!
     // Kept-aside parts are under 5 MiB, so only the last one can be (EntityTooSmall otherwise).
     const viaUpstream = last.source === 'kept' ? chosen.slice(0, -1) : chosen
@@ -658,6 +658,7 @@ function encryptedBackend(inner: Backend, options: EncryptedBackendOptions, mani
       ],
       conditions,
     })
+    observer?.encrypted(envelope.kekId)
     // The object is complete; leftovers are invisible to clients, so a failed cleanup is not the client's error.
     await dropInternal(bucket, uploadId).catch(() => undefined)
     return { etag: presentEtag(result.etag) }
@@ -685,8 +686,6 @@ function encryptedBackend(inner: Backend, options: EncryptedBackendOptions, mani
         throw cryptoError(err)
       }
       // No plaintext passes: the copy is stored under the data key now wrapped by this master key.
-      const kekId = envelope[META_NAMES.kekId]
-      if (kekId !== undefined) observer?.encrypted(kekId)
       const metadata = input.metadata ?? { headers: info.metadata.headers, user: stripReserved(info.metadata.user) }
       const result = await inner.copyObject({
         source,
@@ -695,6 +694,8 @@ function encryptedBackend(inner: Backend, options: EncryptedBackendOptions, mani
         metadata: { headers: metadata.headers, user: withEnvelope(metadata.user, envelope) },
         sourceConditions: { ifMatch: info.etag },
       })
+      const kekId = envelope[META_NAMES.kekId]
+      if (kekId !== undefined) observer?.encrypted(kekId)
       return { etag: presentEtag(result.etag), lastModified: result.lastModified }
     }
     const info = await backend.headObject(source.bucket, source.key)
@@ -774,15 +775,16 @@ function encryptedBackend(inner: Backend, options: EncryptedBackendOptions, mani
           { fields: { ArgumentName: 'partNumber', ArgumentValue: String(partNumber) } }
         )
       }
-      observer?.encrypted(envelope.kekId)
       const body = mapErrors(encryptPart(platform, envelope, partNumber, contentLength, input.body))
       const stored = partStoredLength(contentLength)
       if (small) {
         // Small parts can only be the last one; the upstream would refuse them as non-last parts.
         const out = await inner.putObject({ bucket, key: keptPartKey(uploadId, partNumber), body, contentLength: stored, metadata: NO_METADATA })
+        observer?.encrypted(envelope.kekId)
         return { etag: presentEtag(out.etag) }
       }
       const out = await inner.uploadPart({ ...input, body, contentLength: stored })
+      observer?.encrypted(envelope.kekId)
       // This upload replaces any earlier small upload of the same part number, as in S3.
       await inner.deleteObject(bucket, keptPartKey(uploadId, partNumber)).catch(() => undefined)
       return { etag: presentEtag(out.etag) }

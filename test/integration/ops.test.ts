@@ -245,6 +245,17 @@ async function readBack(target: Target, key: string): Promise<{ status: number; 
   }
 }
 
+/** The one request record of a key in a gateway's output. */
+function requestRecord(output: string, key: string): Record<string, unknown> {
+  const records = output
+    .split('\n')
+    .filter((line) => line.includes('"msg":"request"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((record) => record.key === key)
+  expect(records).toHaveLength(1)
+  return records[0]!
+}
+
 describe('graceful shutdown on SIGTERM', () => {
   async function drainTarget(timeoutSeconds: number): Promise<Target> {
     const target = await startTarget('disk', undefined, { extra: { ops: { shutdownTimeoutSeconds: timeoutSeconds } } })
@@ -267,6 +278,7 @@ describe('graceful shutdown on SIGTERM', () => {
     const output = target.gw.output()
     expect(output).toContain('"msg":"shutting down: no new connections, waiting for requests in flight"')
     expect(output).toMatch(/"cut":false[^\n]*"msg":"stopped"/)
+    expect(requestRecord(output, 'slow.bin')).toMatchObject({ operation: 'PutObject', status: 200, bytesIn: data.length, encryptedWith: expect.any(String) })
     const back = await readBack(target, 'slow.bin')
     expect(back.status).toBe(200)
     expect(back.body.equals(data)).toBe(true)
@@ -282,6 +294,11 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(res.status).not.toBe(200)
     expect(await target.gw.exited).toBe(0)
     expect(target.gw.output()).toMatch(/"cut":true[^\n]*"msg":"stopped"/)
+    // The cut request still gets its record, written before the process exits; nothing was stored.
+    const record = requestRecord(target.gw.output(), 'cut.bin')
+    expect(record).toMatchObject({ operation: 'PutObject', errorCode: expect.any(String) })
+    expect(record.status).toBeGreaterThanOrEqual(400)
+    expect(record).not.toHaveProperty('encryptedWith')
     expect((await readBack(target, 'cut.bin')).status).toBe(404)
   })
 })
