@@ -6,11 +6,21 @@
  * endpoint and exits non-zero on any unexpected result. Without --endpoint it starts the gateway on
  * its embedded default (disk, generated development keys) in a temporary directory and runs against it.
  */
+import { readdirSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startGateway, type GatewayProcess } from '../test/helpers/gateway.js'
+import { PreflightError, preflight } from './support/preflight.js'
 import { CONFORMANCE_DIR, runSuite } from './support/runner.js'
+
+// The SDK's notice that its 2027 releases need Node 22 is for this repository's maintainers, not the report.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+
+/** The report's areas: one per case file, and `client` (all clients) or `client NAME` (one). */
+const caseFiles = (dir: string) => readdirSync(join(CONFORMANCE_DIR, dir)).filter((f) => f.endsWith('.test.ts')).map((f) => f.slice(0, -8))
+const AREAS = caseFiles('cases')
+const CLIENTS = caseFiles('clients')
 
 const USAGE = `usage: npm run conformance -- [--endpoint URL --access-key AK --secret-key SK] [options] [-- vitest filters]
 
@@ -20,8 +30,13 @@ const USAGE = `usage: npm run conformance -- [--endpoint URL --access-key AK --s
   --region R             signing region and bucket location (default: AWS_REGION or us-east-1)
   --bucket-prefix P      prefix of the buckets the suite creates (default s3vc); --bucket is the same
   --ca-bundle PEM        CA certificates to trust for an https endpoint
-  --label L              target label (report, expected-failures.txt); default custom, or gateway-disk-http
-  --only a,b             run only these areas (e.g. object,list,multipart)
+  --label L              names the report and picks the lines of expected-failures.txt that apply (their
+                         first column is a glob over labels). Default: gateway-disk-http for the embedded
+                         gateway; gateway-http/gateway-https when the endpoint is an s3veil gateway (its
+                         documented deviations apply); otherwise custom, where no deviation is expected.
+                         rgw-direct (or any rgw*) applies Ceph RGW 16's known deviations.
+  --only a,b             run only these areas: ${AREAS.join(', ')},
+                         client (every real client) or client NAME (${CLIENTS.join(', ')})
   --report-dir DIR       where summary.json, junit.xml and results.json go (default conformance/results/LABEL)
   --expected-failures F  another expected-failures list (default conformance/expected-failures.txt)
   --verbose              list passing cases too
@@ -55,7 +70,17 @@ async function main(): Promise<number> {
   let accessKeyId = values['access-key'] ?? process.env.AWS_ACCESS_KEY_ID
   let secretAccessKey = values['secret-key'] ?? process.env.AWS_SECRET_ACCESS_KEY
   let label = values.label
+  const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean)
+  const unknown = only?.filter((a) => !AREAS.includes(a) && a !== 'client' && !CLIENTS.some((c) => a === `client ${c}`))
+  if (unknown?.length) {
+    process.stderr.write(`conformance: unknown area ${unknown.map((a) => JSON.stringify(a)).join(', ')}\n\n${USAGE}`)
+    return 2
+  }
   if (!endpoint) {
+    if (values['access-key'] || values['secret-key']) {
+      process.stderr.write('conformance: --access-key and --secret-key need --endpoint (without it the suite starts its own gateway)\n')
+      return 2
+    }
     gateway = await startGateway()
     endpoint = gateway.url
     accessKeyId = gateway.accessKeyId
@@ -67,21 +92,33 @@ async function main(): Promise<number> {
     process.stderr.write(`conformance: --endpoint needs --access-key and --secret-key\n\n${USAGE}`)
     return 2
   }
-  label ??= 'custom'
+  const region = values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1'
   try {
+    try {
+      const { s3veil } = await preflight({ endpoint, accessKeyId, secretAccessKey, region, caBundle: values['ca-bundle'] })
+      if (label === undefined) {
+        label = s3veil ? `gateway-${new URL(endpoint).protocol.slice(0, -1)}` : 'custom'
+        const why = s3veil ? 'an s3veil gateway: its documented deviations are expected' : 'no known deviations are expected'
+        process.stdout.write(`conformance: target label ${label} (${why}; --label to choose)\n`)
+      }
+    } catch (err) {
+      if (!(err instanceof PreflightError)) throw err
+      process.stderr.write(`conformance: ${err.message}\n`)
+      return 2
+    }
     const run = await runSuite(
       {
         label,
         endpoint,
         accessKeyId,
         secretAccessKey,
-        region: values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+        region,
         caBundle: values['ca-bundle'],
         bucketPrefix: values['bucket-prefix'] ?? values.bucket,
       },
       {
         reportDir: values['report-dir'] ?? join(CONFORMANCE_DIR, 'results', label),
-        only: values.only?.split(',').map((s) => s.trim()).filter(Boolean),
+        only,
         vitestArgs: positionals,
         verbose: values.verbose,
         expectedFailuresFile: values['expected-failures'],

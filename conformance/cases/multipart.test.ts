@@ -2,14 +2,17 @@
  * @module conformance/cases/multipart
  * Multipart uploads: CreateMultipartUpload, UploadPart, UploadPartCopy (with ranges), ListParts,
  * ListMultipartUploads, CompleteMultipartUpload, AbortMultipartUpload, and the documented errors
- * (EntityTooSmall, InvalidPart, InvalidPartOrder, NoSuchUpload, MalformedXML).
+ * (EntityTooSmall, InvalidPart, InvalidPartOrder, NoSuchUpload, MalformedXML); GetObject and
+ * HeadObject of one part of the completed object (`partNumber`).
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (partNumber)
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html
  */
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
@@ -20,7 +23,7 @@ import {
 import { afterAll, beforeAll, expect } from 'vitest'
 import { area, conformanceCase } from '../support/cases.js'
 import { errorCode, signedRequest } from '../support/http.js'
-import { MiB, QUOTED_ETAG, expectS3Error, getBytes, put, randomData, sha256 } from '../support/s3.js'
+import { MiB, QUOTED_ETAG, bytesOf, expectS3Error, getBytes, put, randomData, sha256 } from '../support/s3.js'
 import { freshBucket, s3Client } from '../support/target.js'
 
 const s3 = s3Client()
@@ -218,5 +221,26 @@ area('multipart', () => {
     await complete(key, uploadId, parts)
     const expected = Buffer.concat(ranges.map(([a, b]) => src.subarray(a, b + 1)))
     expect(sha256(await getBytes(s3, bucket, key))).toBe(sha256(expected))
+  }, 120_000)
+
+  conformanceCase('multipart.get-part-number', 'GetObject/HeadObject partNumber: 206 with the part\'s bytes, Content-Range and the parts count; past the last part 416 InvalidPartNumber', async () => {
+    const key = 'pn/object'
+    const last = randomData(1000 + 7)
+    const uploadId = await create(key)
+    await complete(key, uploadId, [await part(key, uploadId, 1, FIVE), await part(key, uploadId, 2, last)])
+    const total = FIVE.length + last.length
+    const etag = (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag
+    for (const [n, bytes, first] of [[1, FIVE, 0], [2, last, FIVE.length]] as const) {
+      const range = `bytes ${first}-${first + bytes.length - 1}/${total}`
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, PartNumber: n }))
+      expect({ status: got.$metadata.httpStatusCode, length: got.ContentLength, range: got.ContentRange, parts: got.PartsCount, etag: got.ETag })
+        .toEqual({ status: 206, length: bytes.length, range, parts: 2, etag })
+      expect(sha256(await bytesOf(got.Body))).toBe(sha256(bytes))
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, PartNumber: n }))
+      expect({ status: head.$metadata.httpStatusCode, length: head.ContentLength, range: head.ContentRange, parts: head.PartsCount })
+        .toEqual({ status: 206, length: bytes.length, range, parts: 2 })
+    }
+    const past = await signedRequest({ method: 'GET', bucket, key, query: { partNumber: '3' } })
+    expect({ status: past.status, code: errorCode(past) }).toEqual({ status: 416, code: 'InvalidPartNumber' })
   }, 120_000)
 })

@@ -2,14 +2,16 @@
  * @module conformance/cases/object
  * Object operations: PutObject, GetObject, HeadObject, DeleteObject; empty and large (multipart via
  * lib-storage) objects; content headers and x-amz-meta-* round trips; response-* overrides; keys with
- * special characters and the 1024-byte key limit.
+ * special characters and the 1024-byte key limit; GetObjectTagging of an untagged object.
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObjectTagging.html
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
  * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html
  */
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
 } from '@aws-sdk/client-s3'
@@ -219,6 +221,13 @@ area('object', () => {
     expect(head.ETag).toMatch(/^"[^"]+-\d+"$/)
     expect(sha256(await getBytes(s3, bucket, 'large/17mib.bin'))).toBe(sha256(data))
   }, 180_000)
+
+  conformanceCase('object.tagging-untagged', 'GetObjectTagging of an object stored without tags: an empty TagSet; of a missing key: NoSuchKey', async () => {
+    await put(s3, bucket, 'tags/none.txt', 'no tags')
+    const out = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'tags/none.txt' }))
+    expect({ status: out.$metadata.httpStatusCode, tags: out.TagSet ?? [] }).toEqual({ status: 200, tags: [] })
+    await expectS3Error(s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'tags/missing.txt' })), 'NoSuchKey', 404)
+  })
 
   conformanceCase('object.anonymous-denied', 'an unsigned GET of a private object: 403 AccessDenied', async () => {
     await put(s3, bucket, 'private.txt', 'secret-ish')

@@ -8,6 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Reporter, SerializedError, TestCase, TestModule } from 'vitest/node'
+import { expectedFailuresFile, loadExpectedFailures, staleEntries } from './expected.js'
 import { firstLine } from './text.js'
 
 export type CaseState = 'pass' | 'fail' | 'expected-fail' | 'skip'
@@ -94,6 +95,14 @@ export function summarize(
     }
   }
   for (const e of unhandled) errors.push(`unhandled: ${errorLine([e])}`)
+  // Only a run that loaded every case file can tell that an entry matches no case.
+  if (process.env.S3VEIL_CONFORMANCE_ALL_FILES === '1') {
+    const ids = Object.values(areas).flatMap((a) => a.cases.map((c) => c.id))
+    const file = expectedFailuresFile()
+    for (const e of staleEntries(loadExpectedFailures(), ids)) {
+      errors.push(`${file}:${e.line}: "${e.id}" matches no case (a typo, or a case renamed or removed): fix or remove the line`)
+    }
+  }
   const failed = Object.values(areas).some((a) => a.fail > 0)
   return { areas, errors, ok: !failed && errors.length === 0 }
 }
@@ -166,6 +175,7 @@ export default class ConformanceReporter implements Reporter {
     if (dir) {
       mkdirSync(dir, { recursive: true })
       writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n')
+      process.stdout.write(`SUMMARY report written to ${join(dir, 'summary.json')}\n`)
     }
   }
 }
