@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { GetObjectCommand, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateway } from '../helpers/gateway.js'
 import { LDAP_SUFFIX, ldapForTests } from '../helpers/ldap.js'
@@ -78,6 +78,7 @@ describe.skipIf(!rgw)('operations endpoints on the RGW backend', () => {
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'm.bin', Body: body }))
     const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'm.bin' }))
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true)
+    await client.send(new ListObjectsV2Command({ Bucket: bucket }))
     const wrong = target.client({ credentials: { accessKeyId: target.accessKeyId, secretAccessKey: 'not-the-secret-0123456789' } })
     expect((await sdkError(wrong.send(new GetObjectCommand({ Bucket: bucket, Key: 'm.bin' })))).status).toBe(403)
     client.destroy()
@@ -91,6 +92,9 @@ describe.skipIf(!rgw)('operations endpoints on the RGW backend', () => {
     expect(bytesIn(after) - bytesIn(before.body)).toBe(body.byteLength)
     const bytesOut = (m: string) => sample(m, 's3veil_response_bytes_total', 'operation="GetObject"')
     expect(bytesOut(after) - bytesOut(before.body)).toBe(body.byteLength)
+    const listV2 = 'operation="ListObjectsV2",status="200",code=""'
+    expect(sample(after, 's3veil_requests_total', listV2) - sample(before.body, 's3veil_requests_total', listV2)).toBe(1)
+    expect(after).not.toContain('operation="Other"')
     const failures = (m: string) => sample(m, 's3veil_security_events_total', 'reason="auth-failure"')
     expect(failures(after) - failures(before.body)).toBe(1)
     expect(after).toMatch(/^s3veil_request_duration_seconds_count\{operation="PutObject"\} [1-9]/m)

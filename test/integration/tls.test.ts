@@ -255,6 +255,10 @@ describe.skipIf(!haveOpenssl || !haveCurl)('TLS', () => {
         expect(r.ok, `${cipher}: ${r.out}`).toBe(false)
       }
       expect(open.output()).toContain('"securityEvent":"tls-handshake-failed"')
+      // Counted for alerting too, though a failed handshake has no request and no audit record.
+      const metrics = await curl(['--cacert', pki.root.cert, `${open.tlsUrl!}/-/metrics`])
+      const failed = /^s3veil_security_events_total\{reason="tls-handshake-failed"\} (\d+)/m.exec(metrics.stdout)
+      expect(Number(failed?.[1])).toBeGreaterThanOrEqual(4)
     })
 
     it('takes a configured cipher list instead', async () => {
