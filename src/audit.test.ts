@@ -46,13 +46,13 @@ describe('RequestObservation', () => {
 
   it('sums upstream calls: time, count, failures, and the last status', () => {
     const o = new RequestObservation()
-    o.upstream(404, 2.4, false)
-    o.upstream(undefined, 10.2, true)
-    o.upstream(200, 1, false)
+    o.upstream(404, 2.4)
+    o.upstream(undefined, 10.2, 'ECONNRESET')
+    o.upstream(200, 1)
     o.encrypted('k1')
     const record = emptyRecord()
     o.fill(record)
-    expect(record).toMatchObject({ upstreamStatus: 200, upstreamMs: 14, upstreamCalls: 3, upstreamErrors: 1, encryptedWith: 'k1' })
+    expect(record).toMatchObject({ upstreamStatus: 200, upstreamMs: 14, upstreamCalls: 3, upstreamErrors: 1, upstreamError: 'ECONNRESET', encryptedWith: 'k1' })
   })
 
   it('maps S3 error codes to security events', () => {

@@ -41,6 +41,8 @@ export interface AuditRecord {
   upstreamCalls?: number
   /** Upstream calls that failed (an error status or no answer). */
   upstreamErrors?: number
+  /** Why the last failed upstream call failed: a Node or TLS error code, or the upstream's 5xx S3 code. */
+  upstreamError?: string
   durationMs: number
   /** A security-relevant failure (authentication, authorization, integrity) worth alerting on. */
   securityEvent?: SecurityEvent
@@ -101,6 +103,7 @@ export class RequestObservation implements BackendObserver {
   upstreamMs = 0
   upstreamCalls = 0
   upstreamErrors = 0
+  upstreamError?: string
   /** Why a streamed response body failed after its status went out. */
   private bodyError?: { error: unknown }
   private streaming?: Promise<void>
@@ -113,11 +116,14 @@ export class RequestObservation implements BackendObserver {
     this.decryptedWith = keyId
   }
 
-  upstream(status: number | undefined, ms: number, failed: boolean): void {
+  upstream(status: number | undefined, ms: number, failure?: string): void {
     this.upstreamCalls++
     this.upstreamMs += ms
     this.upstreamStatus = status ?? 0
-    if (failed) this.upstreamErrors++
+    if (failure !== undefined) {
+      this.upstreamErrors++
+      this.upstreamError = failure
+    }
   }
 
   /** The request body, counted as it is read. */
@@ -160,6 +166,7 @@ export class RequestObservation implements BackendObserver {
       record.upstreamMs = Math.round(this.upstreamMs)
       record.upstreamCalls = this.upstreamCalls
       record.upstreamErrors = this.upstreamErrors
+      if (this.upstreamError !== undefined) record.upstreamError = this.upstreamError
     }
     if (this.bodyError) {
       const { error } = this.bodyError

@@ -467,16 +467,26 @@ function observedClient(sdk: S3Client, observer: BackendObserver): S3Client {
     const started = performance.now()
     try {
       const out = await sdk.send(command, options as never)
-      observer.upstream((out as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode, performance.now() - started, false)
+      observer.upstream((out as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode, performance.now() - started)
       return out
     } catch (err) {
       const status = statusOf(err)
-      observer.upstream(status, performance.now() - started, status === undefined || status >= 500)
+      const failed = status === undefined || status >= 500
+      observer.upstream(status, performance.now() - started, failed ? failureCode(err) : undefined)
       throw err
     }
   }
   view.send = send as S3Client['send']
   return view
+}
+
+/** A short, secret-free name for why a call failed: the innermost Node/TLS error code, else the error's name. */
+function failureCode(err: unknown): string {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code)) return code
+  }
+  return err instanceof Error ? err.name : 'UnknownError'
 }
 
 const silentLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} }

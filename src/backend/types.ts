@@ -149,8 +149,12 @@ export interface DeleteObjectsOutput {
 export interface BackendObserver {
   encrypted(keyId: string): void
   decrypted(keyId: string): void
-  /** One upstream call: its final HTTP status (undefined: no answer), time waited, and whether it failed. */
-  upstream(status: number | undefined, ms: number, failed: boolean): void
+  /**
+   * One upstream call: its final HTTP status (undefined: no answer), time waited, and, when it failed
+   * (no answer or a 5xx), why: a Node or TLS error code (ECONNREFUSED, UNABLE_TO_VERIFY_LEAF_SIGNATURE)
+   * or the upstream's S3 error code.
+   */
+  upstream(status: number | undefined, ms: number, failure?: string): void
 }
 
 export interface Backend {

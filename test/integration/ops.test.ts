@@ -17,6 +17,7 @@ import {
   gatewayConfig,
   objectPath,
   rawRequest,
+  sdkClient,
   sdkError,
   signRequest,
   signedRequest,
@@ -122,6 +123,18 @@ describe('readiness of unavailable dependencies', () => {
       expect(ready.status).toBe(503)
       expect(JSON.parse(ready.body)).toEqual({ status: 'unavailable', checks: { storage: 'ServiceUnavailable' } })
       expect((await get(gw.url, '/-/healthz')).status).toBe(200)
+      // A request fails as ServiceUnavailable, and its audit record says why.
+      const client = sdkClient(gw.url, gw)
+      expect((await sdkError(client.send(new ListObjectsV2Command({ Bucket: 'any' })))).status).toBe(503)
+      client.destroy()
+      await sleep(100)
+      const record = gw
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('"msg":"request"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((r) => r.operation === 'ListObjectsV2')
+      expect(record).toMatchObject({ status: 503, errorCode: 'ServiceUnavailable', upstreamStatus: 0, upstreamError: 'ECONNREFUSED' })
     } finally {
       await gw.stop()
     }

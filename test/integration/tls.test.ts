@@ -445,6 +445,9 @@ describe.skipIf(!haveOpenssl || !haveCurl)('TLS', () => {
       expect(failed.message).toMatch(/TLS certificate was not trusted/)
       expect(failed.message).not.toContain(upstreamKey.secret)
       expect(untrusted.output()).not.toContain(upstreamKey.secret)
+      // The operator sees why in the request's audit record.
+      const record = await auditRecord(untrusted, (r) => r.operation === 'GetObject')
+      expect(record?.upstreamError).toMatch(/^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)$/)
       // Readiness says so too.
       const [ready, notReady] = await Promise.all([fetch(`${trusted.url}/-/readyz`), fetch(`${untrusted.url}/-/readyz`)])
       expect(ready.status).toBe(200)
