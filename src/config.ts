@@ -165,6 +165,7 @@ function arr(value: unknown, path: string): unknown[] {
 
 function secret(value: unknown, path: string): SecretRef {
   if (typeof value === 'string' && value !== '') return value
+  if (value === undefined || value === '') throw new ConfigError(path, 'is required: a string, {"file": path} or {"env": NAME}')
   const o = obj(value, path, ['file', 'env'])
   if (typeof o.file === 'string') return { file: o.file }
   if (typeof o.env === 'string') return { env: o.env }

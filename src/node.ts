@@ -432,7 +432,8 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
   let tlsUrl: string | undefined
   try {
     if (config.listen.enabled) {
-      const plain = await listening(serve({ fetch, hostname: config.listen.host, port: config.listen.port }) as HttpServer)
+      const { host, port } = config.listen
+      const plain = await listening(serve({ fetch, hostname: host, port }) as HttpServer, 'listen', host, port)
       servers.push(plain)
       url = urlOf('http', plain)
     }
@@ -451,7 +452,7 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
         log.info({ client: socket.remoteAddress, reason: err.code ?? err.message, securityEvent: 'tls-handshake-failed' }, 'TLS handshake failed')
         metrics?.countSecurityEvent('tls-handshake-failed')
       })
-      servers.push(await listening(secure))
+      servers.push(await listening(secure, 'tls', tls.host, tls.port))
       tlsUrl = urlOf('https', secure)
       closeReloader = watchCertificates(secure, tls, resolveSecret, log).close
       log.info({ certificate: describeCertificate(serverOptions.cert as string), minVersion: tls.minVersion }, 'TLS certificate loaded')
@@ -513,12 +514,15 @@ async function drain(
   log.info({ cut }, 'stopped')
 }
 
-/** Resolves once the server listens; rejects when it cannot (address in use, no permission). */
-function listening<S extends HttpServer | HttpsServer>(server: S): Promise<S> {
+/** Resolves once the server listens; rejects, naming the address, when it cannot (in use, no permission). */
+function listening<S extends HttpServer | HttpsServer>(server: S, what: string, host: string, port: number): Promise<S> {
   return new Promise((resolveServer, reject) => {
     if (server.listening) return resolveServer(server)
     server.once('listening', () => resolveServer(server))
-    server.once('error', reject)
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'the address is in use' : err.code === 'EACCES' ? 'permission denied' : err.message
+      reject(new Error(`${what}: cannot listen on ${host}:${port}: ${why}${err.code ? ` (${err.code})` : ''}`))
+    })
   })
 }
 

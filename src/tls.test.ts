@@ -1,7 +1,12 @@
 /** @module tls.test */
-import { describe, expect, it } from 'vitest'
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:https'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it, vi } from 'vitest'
+import { testPki } from '../test/helpers/certs.js'
 import { parseConfig } from './config.js'
-import { formatSubject, subjectKey, subjectMapper } from './tls.js'
+import { formatSubject, subjectKey, subjectMapper, tlsServerOptions, watchCertificates } from './tls.js'
 
 const DEFAULTS = { host: '127.0.0.1', port: 0, dataDir: '/tmp/x', logLevel: 'info' }
 const BASE = { keyring: { keys: [{ id: 'k', key: 'x' }] }, users: [{ name: 'alice', accessKeys: [] }] }
@@ -69,5 +74,30 @@ describe('the tls section of the config', () => {
     const s3 = { type: 's3', endpoint: 'https://s3.example' }
     expect(config({ storage: s3 }).storage).toMatchObject({ insecureSkipVerify: false })
     expect(config({ storage: { ...s3, insecureSkipVerify: true } }).storage).toMatchObject({ insecureSkipVerify: true })
+  })
+})
+
+describe('reloading the listener (watchCertificates)', () => {
+  it('a client CA file that turns into garbage is refused and the CA in use kept; a good one is taken', async () => {
+    const pki = await testPki()
+    const work = await mkdtemp(join(tmpdir(), 's3veil-tls-reload-'))
+    const caFile = join(work, 'client-ca.pem')
+    await copyFile(pki.root.cert, caFile)
+    const c = config({ tls: { cert: pki.server.chain, key: { file: pki.server.key }, clientCertificates: { ca: caFile } } })
+    const resolveSecret = async (ref: unknown) => readFile((ref as { file: string }).file, 'utf8')
+    const server = createServer(await tlsServerOptions(c.tls!, resolveSecret))
+    const log = { info: vi.fn(), error: vi.fn() }
+    const reloader = watchCertificates(server, c.tls!, resolveSecret, log, 60_000)
+    try {
+      await writeFile(caFile, 'garbage\n')
+      expect(await reloader.reload()).toBe(false)
+      expect(log.error).toHaveBeenCalledWith({ reason: expect.stringContaining('tls.clientCertificates.ca: no certificate in it') }, expect.stringContaining('keeping the current'))
+      await copyFile(pki.intermediate.cert, caFile)
+      expect(await reloader.reload()).toBe(true)
+      expect(log.info).toHaveBeenCalledTimes(1)
+    } finally {
+      reloader.close()
+      server.close()
+    }
   })
 })

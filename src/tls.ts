@@ -37,12 +37,30 @@ export type SecretResolver = (ref: SecretRef, what: string) => Promise<string>
 async function material(config: TlsConfig, resolveSecret: SecretResolver) {
   const [cert, key, ca] = await Promise.all([
     readPem(config.cert, 'tls.cert'),
-    resolveSecret(config.key, 'tls.key').catch((err: unknown) => {
-      throw new Error(`tls.key: ${err instanceof Error ? err.message : String(err)}`)
-    }),
-    config.clientCertificates ? readPem(config.clientCertificates.ca, 'tls.clientCertificates.ca') : undefined,
+    resolveSecret(config.key, 'tls.key'),
+    config.clientCertificates
+      ? readPem(config.clientCertificates.ca, 'tls.clientCertificates.ca').then((pem) => checkCaBundle(pem, 'tls.clientCertificates.ca'))
+      : undefined,
   ])
   return { cert, key, ca }
+}
+
+/**
+ * A CA bundle's PEM text, checked: at least one certificate, each of which parses. Node would take an
+ * empty or wrong file silently and then trust nothing (every client certificate refused) or, for the
+ * upstream, only the public roots.
+ */
+export function checkCaBundle(pem: string, what: string): string {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []
+  if (blocks.length === 0) throw new Error(`${what}: no certificate in it (want PEM "-----BEGIN CERTIFICATE-----" blocks)`)
+  blocks.forEach((block, i) => {
+    try {
+      new X509Certificate(block)
+    } catch {
+      throw new Error(`${what}: certificate ${i + 1} in it does not parse`)
+    }
+  })
+  return pem
 }
 
 async function readPem(file: string, what: string): Promise<string> {
@@ -71,6 +89,13 @@ export async function tlsServerOptions(config: TlsConfig, resolveSecret: SecretR
     ...(clientCerts && pem.ca !== undefined
       ? { ca: pem.ca, requestCert: true, rejectUnauthorized: clientCerts.required }
       : {}),
+  }
+  if (config.ciphers !== undefined) {
+    try {
+      createSecureContext({ ciphers: config.ciphers, minVersion: config.minVersion })
+    } catch (err) {
+      throw new Error(`tls.ciphers: OpenSSL cannot use "${config.ciphers}" (${err instanceof Error ? err.message : String(err)})`)
+    }
   }
   let matches: boolean
   try {

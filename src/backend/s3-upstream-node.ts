@@ -9,6 +9,7 @@ import { Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
 import { rootCertificates } from 'node:tls'
 import { Readable } from 'node:stream'
+import { checkCaBundle } from '../tls.js'
 import type { Backend } from './types.js'
 import { createUpstreamBackend, type UpstreamOptions, type UpstreamTransport } from './s3-upstream.js'
 
@@ -28,8 +29,16 @@ export interface NodeTransportOptions {
 
 export type S3UpstreamOptions = Omit<UpstreamOptions, 'transport'> & NodeTransportOptions
 
+/** storage.caBundle: PEM text, or a file holding it; checked so a wrong file fails at startup. */
 function loadCa(caBundle: string): string {
-  return caBundle.includes('-----BEGIN') ? caBundle : readFileSync(caBundle, 'utf8')
+  if (caBundle.includes('-----BEGIN')) return checkCaBundle(caBundle, 'storage.caBundle')
+  let pem: string
+  try {
+    pem = readFileSync(caBundle, 'utf8')
+  } catch (err) {
+    throw new Error(`storage.caBundle: cannot read ${caBundle} (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
+  }
+  return checkCaBundle(pem, `storage.caBundle (${caBundle})`)
 }
 
 /** The SDK's Node handler options: the one place the upstream agents and their TLS trust are built. */

@@ -1,13 +1,16 @@
 /**
  * Malformed config files are refused at startup with the place to look (issue 4, "what bad input
- * gets"): a JSON syntax error as `file:line:column`, a wrong value as `file:line` plus its JSON path.
+ * gets"): a JSON syntax error as `file:line:column`, a wrong value as `file:line` plus its JSON path;
+ * TLS material that cannot serve (issue 5) names the setting and the reason.
  */
 import { execFile } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { testPki, type TestPki } from '../helpers/certs.js'
 import { REPO_ROOT } from '../helpers/gateway.js'
 
 const exec = promisify(execFile)
@@ -48,5 +51,51 @@ describe('a malformed config file is refused at startup', () => {
     const { file, code, stderr } = await serveWith(text)
     expect(code).toBe(1)
     expect(stderr).toContain(`${file}:4:1: config: not valid JSON`)
+  })
+})
+
+describe('TLS settings that cannot work are refused at startup, naming the setting', () => {
+  let pki: TestPki
+  beforeAll(async () => {
+    pki = await testPki()
+  })
+
+  const tlsConfig = (tls: Record<string, unknown>, extra = '') =>
+    `{ ${KEYRING}${extra}, "tls": ${JSON.stringify({ host: '127.0.0.1', port: 0, cert: pki.server.chain, key: { file: pki.server.key }, ...tls })} }`
+
+  it.each([
+    ['a client CA file holding no certificate (a key)', () => ({ clientCertificates: { ca: pki.root.key } }), 'tls.clientCertificates.ca: no certificate in it'],
+    ['a cipher list OpenSSL does not know', () => ({ ciphers: 'NOPE-CIPHER' }), 'tls.ciphers: OpenSSL cannot use "NOPE-CIPHER"'],
+    ['no key', () => ({ key: undefined }), 'tls.key: is required'],
+    ['a key file that does not exist', () => ({ key: { file: '/nonexistent/key.pem' } }), 'tls.key: cannot read secret file /nonexistent/key.pem (ENOENT)'],
+  ])('%s', async (_label, tls, message) => {
+    const { code, stderr } = await serveWith(tlsConfig(tls()))
+    expect(code).toBe(1)
+    expect(stderr).toContain(message)
+    expect(stderr).not.toContain('tls.key: tls.key')
+    expect(stderr).not.toContain('PRIVATE KEY')
+  })
+
+  it.each([
+    ['a file that does not exist', '/nonexistent/ca.pem', 'storage.caBundle: cannot read /nonexistent/ca.pem (ENOENT)'],
+    ['a file holding no certificate', 'KEYFILE', 'no certificate in it'],
+  ])('an upstream caBundle that is %s', async (_label, bundle, message) => {
+    const storage = { type: 's3', endpoint: 'https://127.0.0.1:1', region: 'us-east-1', accessKeyId: 'AK', secretAccessKey: 'SK0123456789', caBundle: bundle === 'KEYFILE' ? pki.root.key : bundle }
+    const { code, stderr } = await serveWith(`{ ${KEYRING}, "storage": ${JSON.stringify(storage)} }`)
+    expect(code).toBe(1)
+    expect(stderr).toContain(message)
+  })
+
+  it('a TLS port that is taken: the listener and the address are named', async () => {
+    const taken = createServer()
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done))
+    const port = (taken.address() as AddressInfo).port
+    try {
+      const { code, stderr } = await serveWith(tlsConfig({ port }))
+      expect(code).toBe(1)
+      expect(stderr).toContain(`tls: cannot listen on 127.0.0.1:${port}: the address is in use (EADDRINUSE)`)
+    } finally {
+      taken.close()
+    }
   })
 })
