@@ -228,7 +228,13 @@ function sameUser(principal: Principal, certificateUser: Principal | undefined):
 /** The audit record's view of the connection's TLS session. */
 function tlsFields(connection: ConnectionInfo | undefined): Partial<AuditRecord> {
   if (!connection) return {}
-  return { tlsVersion: connection.tlsVersion, tlsCipher: connection.tlsCipher, clientCert: connection.clientCertSubject }
+  const fields: Partial<AuditRecord> = { tlsVersion: connection.tlsVersion, tlsCipher: connection.tlsCipher }
+  if (connection.clientCertSubject !== undefined) {
+    // The subject is what the certificate claims; whether it chains to the configured CA is the other half.
+    fields.clientCert = connection.clientCertSubject
+    fields.clientCertTrusted = connection.clientCertAuthorized === true
+  }
+  return fields
 }
 
 /**

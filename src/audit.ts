@@ -20,6 +20,8 @@ export interface AuditRecord {
   tlsVersion?: string
   tlsCipher?: string
   clientCert?: string
+  /** Whether the client certificate chains to the configured client CA (false: its subject is only a claim). */
+  clientCertTrusted?: boolean
   authMethod?: string
   user?: string
   groups?: string[]

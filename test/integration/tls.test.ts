@@ -350,7 +350,7 @@ describe.skipIf(!haveOpenssl || !haveCurl)('TLS', () => {
       const got = await curlTls(`${base}/cert-bucket/note.txt`, pki.alice, '-f')
       expect(got.stdout).toBe(await readFile(file, 'utf8'))
       const record = await auditRecord(open, (r) => r.operation === 'PutObject' && r.key === 'note.txt')
-      expect(record).toMatchObject({ authMethod: 'mtls', user: 'alice', clientCert: 'CN=alice,O=Example', status: 200 })
+      expect(record).toMatchObject({ authMethod: 'mtls', user: 'alice', clientCert: 'CN=alice,O=Example', clientCertTrusted: true, status: 200 })
     })
 
     it('without a certificate, or with an unmapped one, the request is anonymous; an untrusted one is refused', async () => {
@@ -363,6 +363,9 @@ describe.skipIf(!haveOpenssl || !haveCurl)('TLS', () => {
       const stranger = await curlTls(`${base}/cert-bucket/note.txt`, pki.stranger)
       expect(stranger.stdout).toContain('<Code>AccessDenied</Code>')
       expect(stranger.stdout).not.toContain('cert only')
+      // Its record carries the claimed subject, marked as not trusted.
+      const record = await auditRecord(open, (r) => r.clientCert === 'CN=alice,O=Example' && r.clientCertTrusted === false)
+      expect(record).toMatchObject({ status: 403, errorCode: 'AccessDenied' })
     })
 
     it('a required certificate: none, or an untrusted one, fails the handshake', async () => {
