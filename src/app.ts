@@ -10,6 +10,7 @@ import { BasicAuthFailed, hasBasic, parseBasic } from './auth/basic.js'
 import { evaluate } from './auth/policy.js'
 import type { Principal } from './auth/principal.js'
 import { toHex } from './auth/sigv4/bytes.js'
+import { isPresigned, parseAuthorizationHeader, parsePresignedQuery } from './auth/sigv4/parse.js'
 import {
   hasSigV4,
   verifyPayload,
@@ -126,10 +127,17 @@ async function authenticate(
   const query = new URLSearchParams(target.rawQuery)
   let location = locate(decodePath(target.rawPath), headers.get('host'), deps.virtualHostDomains)
   Object.assign(record, { bucket: location.bucket, key: location.key })
+  // What the request asks for is known before who asks: a refused request's record names it too. (The
+  // signature may change how the key reads, '+' or space, never whether there is one.)
+  const resolved = resolveOperation(c.req.method, location.bucket, location.key, query, headers)
+  if ('operation' in resolved) record.operation = resolved.operation
   let verified: VerifiedRequest
   let principal: Principal
   const certificate = certificatePrincipal(deps, deps.adapter.connection?.(c))
   if (hasSigV4(sigReq)) {
+    // Recorded before verification, so a failed signature's record shows which key was tried.
+    record.authMethod = isPresigned(sigReq) ? 'sigv4-presigned' : 'sigv4-header'
+    record.accessKeyId = claimedAccessKeyId(sigReq)
     verified = await verifyRequest(sigReq, { lookup: deps.credentials, platform: deps.platform, now: at })
     // The signature decides how an ambiguous path reads ('+' as plus or as space).
     location = locate(verified.path, headers.get('host'), deps.virtualHostDomains)
@@ -170,10 +178,8 @@ async function authenticate(
   if (certificate.requireSignature && !sameUser(principal, certificate.principal)) {
     throw new S3Error('AccessDenied', "The request's credentials do not belong to the client certificate's user.")
   }
-  const resolved = resolveOperation(c.req.method, location.bucket, location.key, query, headers)
   if ('unsupported' in resolved) throw new S3Error('NotImplemented', `${resolved.unsupported} is not implemented by this gateway.`)
   if ('methodNotAllowed' in resolved) throw new S3Error('MethodNotAllowed')
-  record.operation = resolved.operation
   if (location.bucket !== undefined) validateBucketName(location.bucket)
   const authorize = authorizer(deps, principal, record)
   // Before the body is read: a denied upload must not cost us its bytes, as in S3.
@@ -223,6 +229,18 @@ function certificatePrincipal(
 /** The signer is the certificate's user: a local user of that name, not a directory user who shares it. */
 function sameUser(principal: Principal, certificateUser: Principal | undefined): boolean {
   return certificateUser !== undefined && principal.directory === undefined && principal.user === certificateUser.user
+}
+
+/** The access key id a SigV4 request names (not yet verified); undefined when it does not parse. */
+function claimedAccessKeyId(req: SigV4Request): string | undefined {
+  try {
+    const auth = isPresigned(req) ? parsePresignedQuery(req.rawQuery) : parseAuthorizationHeader(req.headers.get('authorization') ?? '')
+    const id = auth.credential.accessKeyId
+    // Only what looks like a key id: the record is no place for arbitrary client text.
+    return /^[A-Za-z0-9]{1,128}$/.test(id) ? id : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** The audit record's view of the connection's TLS session. */

@@ -133,7 +133,16 @@ describe.skipIf(!rgw)('audit records of the encrypting gateway on RGW', () => {
     wrong.destroy()
     expect(failed.status).toBe(403)
     const r = await recordOf(target, (failed.err as { $metadata: { requestId?: string } }).$metadata.requestId)
-    expect(r).toMatchObject({ status: 403, errorCode: 'SignatureDoesNotMatch', securityEvent: 'auth-failure', bucket })
+    // Which key was tried and for what, so an alert can say who is failing; never who it was (no user).
+    expect(r).toMatchObject({
+      status: 403,
+      errorCode: 'SignatureDoesNotMatch',
+      securityEvent: 'auth-failure',
+      bucket,
+      operation: 'GetObject',
+      authMethod: 'sigv4-header',
+      accessKeyId: target.accessKeyId,
+    })
     expect(r).not.toHaveProperty('user')
     expect(target.gw.output()).not.toContain(tried)
   })

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateway } from '../helpers/gateway.js'
 import { LDAP_SUFFIX, ldapForTests } from '../helpers/ldap.js'
@@ -81,7 +81,8 @@ describe.skipIf(!rgw)('operations endpoints on the RGW backend', () => {
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true)
     await client.send(new ListObjectsV2Command({ Bucket: bucket }))
     const wrong = target.client({ credentials: { accessKeyId: target.accessKeyId, secretAccessKey: 'not-the-secret-0123456789' } })
-    expect((await sdkError(wrong.send(new GetObjectCommand({ Bucket: bucket, Key: 'm.bin' })))).status).toBe(403)
+    // A HEAD: its 403 has no body, so GetObject's byte count below is the download alone.
+    expect((await sdkError(wrong.send(new HeadObjectCommand({ Bucket: bucket, Key: 'm.bin' })))).status).toBe(403)
     client.destroy()
     wrong.destroy()
     await sleep(100)
@@ -98,6 +99,9 @@ describe.skipIf(!rgw)('operations endpoints on the RGW backend', () => {
     expect(after).not.toContain('operation="Other"')
     const failures = (m: string) => sample(m, 's3veil_security_events_total', 'reason="auth-failure"')
     expect(failures(after) - failures(before.body)).toBe(1)
+    // The refused request is counted under its operation, not as Unknown.
+    const denied = 'operation="HeadObject",status="403",code="SignatureDoesNotMatch"'
+    expect(sample(after, 's3veil_requests_total', denied) - sample(before.body, 's3veil_requests_total', denied)).toBe(1)
     expect(after).toMatch(/^s3veil_request_duration_seconds_count\{operation="PutObject"\} [1-9]/m)
     expect(after).toMatch(/^s3veil_upstream_requests_total [1-9]/m)
     // Labels are operations, statuses and codes: never a bucket or a key.
