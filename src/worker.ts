@@ -25,6 +25,7 @@ import type { Backend } from './backend/types.js'
 import { LOG_LEVELS, parseConfig, type Config, type SecretRef } from './config.js'
 import { createKeyring } from './crypto/keyring.js'
 import type { RuntimeAdapter } from './env.js'
+import { withFixedLength } from './platform/fixed-length.js'
 import { webPlatform } from './platform/web.js'
 import type { ByteSource } from './platform/types.js'
 import { S3Error } from './s3/errors.js'
@@ -222,7 +223,14 @@ export async function buildWorkerApp(env: WorkerEnv): Promise<Fetch> {
     region: config.region,
     virtualHostDomains: config.virtualHostDomains,
   })
-  return (request) => app.fetch(request)
+  return async (request) => withDeclaredLength(await app.fetch(request))
+}
+
+/** A streamed response goes out with its Content-Length (workerd would drop it and send chunks). */
+function withDeclaredLength(response: Response): Response {
+  const length = response.headers.get('content-length')
+  if (response.body === null || length === null) return response
+  return new Response(withFixedLength(response.body, Number(length)), response)
 }
 
 /** What identifies a build: the config text and the secrets it names (a changed secret rebuilds too). */

@@ -5,13 +5,9 @@
  * ReadableStreams fetch returns. TLS trust and connection pooling are the runtime's.
  */
 import { FetchHttpHandler } from '@smithy/fetch-http-handler'
+import { withFixedLength } from '../platform/fixed-length.js'
 import type { ByteSource } from '../platform/types.js'
 import type { UpstreamTransport } from './s3-upstream.js'
-
-/** Workers' fixed-length stream: a body that carries Content-Length rather than chunked framing. */
-interface FixedLengthStreamClass {
-  new (length: number): { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }
-}
 
 /** Pulls `source` one chunk at a time; a failure is reported to `onError` and errors the stream. */
 function streamOf(source: ByteSource, onError: (err: unknown) => void): ReadableStream<Uint8Array> {
@@ -72,16 +68,12 @@ async function upstreamFetch(input: RequestInfo | URL, init?: RequestInit): Prom
 }
 
 export function fetchTransport(options: { requestTimeoutMs?: number } = {}): UpstreamTransport {
-  const FixedLength = (globalThis as { FixedLengthStream?: FixedLengthStreamClass }).FixedLengthStream
   return {
     requestHandler: new FetchHttpHandler({ requestTimeout: options.requestTimeoutMs ?? 120_000, customFetch: upstreamFetch }),
     requestBody(source, length, onError) {
-      const stream = streamOf(source, onError)
-      if (!FixedLength) return { body: stream, destroy: () => void stream.cancel().catch(() => {}) }
-      // workerd would send a plain ReadableStream chunked; S3 needs the length (RGW answers 411).
-      const fixed = new FixedLength(length)
-      void stream.pipeTo(fixed.writable).catch(() => {})
-      return { body: fixed.readable, destroy: () => void fixed.readable.cancel().catch(() => {}) }
+      // S3 needs the length of a PUT's body (RGW answers a chunked one with 411).
+      const body = withFixedLength(streamOf(source, onError), length)
+      return { body, destroy: () => void body.cancel().catch(() => {}) }
     },
     responseBody(body) {
       return body instanceof ReadableStream ? readerSource(body as ReadableStream<Uint8Array>) : undefined
