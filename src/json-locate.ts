@@ -118,6 +118,21 @@ export function lineOfPath(text: string, path: string): number | undefined {
 }
 
 /**
+ * JSON.parse, with a syntax error reported as `where:line:column: config: not valid JSON (gist)`.
+ * The parser's own message quotes the text around the error, and a config may hold inline secrets:
+ * only its gist is kept, and no `cause`.
+ */
+export function parseConfigJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    const at = syntaxErrorPosition(text, err)
+    const gist = err instanceof Error ? err.message.replace(/, ".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '') : ''
+    throw new Error(`${at ? `${where}:${at.line}:${at.column}` : where}: config: not valid JSON${gist ? ` (${gist})` : ''}`)
+  }
+}
+
+/**
  * Where a text that JSON.parse rejected goes wrong: the position in the SyntaxError's message when
  * it has one (`at position N`), otherwise where the scanner stops.
  */

@@ -29,7 +29,7 @@ import { ConfigError, LOG_LEVELS, parseConfig, type Config } from './config.js'
 import { createKeyring } from './crypto/keyring.js'
 import { embeddedDefault, printDevBanner } from './embedded-default.js'
 import type { ClientCertificateAuth, RuntimeAdapter } from './env.js'
-import { lineOfPath, syntaxErrorPosition } from './json-locate.js'
+import { lineOfPath, parseConfigJson } from './json-locate.js'
 import { createNodeMetrics } from './metrics-node.js'
 import { nodePlatform } from './platform/node.js'
 import { S3Error } from './s3/errors.js'
@@ -130,20 +130,6 @@ function secretResolver(log: pino.Logger): SecretResolver {
       log.warn({ file: ref.file, mode }, `${what}: secret file is readable by group or others; chmod 600 it unless a container is the boundary`)
     }
     return (await readFile(ref.file, 'utf8')).trim()
-  }
-}
-
-/** Parses a config file's text; a syntax error names `file:line:column`. */
-function parseConfigText(file: string, text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch (err) {
-    const at = syntaxErrorPosition(text, err)
-    // Node 20 quotes the text around the error; config files may hold inline secrets, so keep only the gist.
-    const gist = err instanceof Error ? err.message.replace(/, ".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '') : ''
-    const where = at ? `${file}:${at.line}:${at.column}` : file
-    // No `cause` either, for the same reason.
-    throw new Error(`${where}: config: not valid JSON${gist ? ` (${gist})` : ''}`)
   }
 }
 
@@ -360,7 +346,7 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
   let configText: string | undefined
   if (options.configFile) {
     configText = await readFile(options.configFile, 'utf8')
-    document = parseConfigText(options.configFile, configText)
+    document = parseConfigJson(configText, options.configFile)
     const problem = isPlainObject(document)
       ? exposedSecretsProblem(options.configFile, (await stat(options.configFile)).mode, document)
       : undefined

@@ -24,6 +24,7 @@ import { createUpstreamBackend } from './backend/s3-upstream.js'
 import type { Backend } from './backend/types.js'
 import { LOG_LEVELS, parseConfig, type Config, type SecretRef } from './config.js'
 import { createKeyring } from './crypto/keyring.js'
+import { parseConfigJson } from './json-locate.js'
 import type { RuntimeAdapter } from './env.js'
 import { withFixedLength } from './platform/fixed-length.js'
 import { webPlatform } from './platform/web.js'
@@ -86,10 +87,9 @@ function configDocument(env: WorkerEnv): { document: Record<string, unknown>; st
   if (raw === undefined) throw new WorkerConfigError('S3VEIL_CONFIG: the config var is not set (see wrangler.toml)')
   let parsed: unknown
   try {
-    parsed = typeof raw === 'string' ? JSON.parse(raw) : raw
-  } catch {
-    // The parser's message quotes the text around the error, which may hold inline secrets.
-    throw new WorkerConfigError('S3VEIL_CONFIG: not valid JSON')
+    parsed = typeof raw === 'string' ? parseConfigJson(raw, 'S3VEIL_CONFIG') : raw
+  } catch (err) {
+    throw new WorkerConfigError((err as Error).message)
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new WorkerConfigError('S3VEIL_CONFIG: must be a JSON object')

@@ -24,8 +24,10 @@ type Bindings = Record<string, { type: 'plain_text' | 'secret_text'; value: stri
  * Starts the Worker with `config` as S3VEIL_CONFIG and `secrets` as Worker secrets. No file watching,
  * no inspector, no persistence, no metrics; the worker's logs are collected for assertions.
  */
+/** `config` is the config document, or (a string) the var's text exactly as given. */
 export async function startWorker(config: unknown, secrets: Record<string, string> = {}): Promise<RunningWorker> {
-  const bindings: Bindings = { S3VEIL_CONFIG: { type: 'plain_text', value: JSON.stringify(config) } }
+  const text = typeof config === 'string' ? config : JSON.stringify(config)
+  const bindings: Bindings = { S3VEIL_CONFIG: { type: 'plain_text', value: text } }
   for (const [name, value] of Object.entries(secrets)) bindings[name] = { type: 'secret_text', value }
   let out = ''
   const capture = (chunk: string) => (out += chunk)

@@ -282,10 +282,12 @@ describe.skipIf(!worker)('an unreachable upstream', () => {
 })
 
 describe.skipIf(!worker)('configurations the Worker refuses', () => {
-  const cases: [string, (config: Record<string, unknown>) => Record<string, unknown>, string][] = [
+  const cases: [string, (config: Record<string, unknown>) => Record<string, unknown> | string, string][] = [
     ['disk storage', (c) => ({ ...c, storage: { type: 'disk' } }), 'storage: the disk backend needs Node'],
     ['LDAP', (c) => ({ ...c, ldap: { url: 'ldap://127.0.0.1:1', userDNTemplate: 'uid={username},ou=people' } }), 'ldap: LDAP needs TCP sockets'],
     ['file secrets', (c) => ({ ...c, keyring: { current: 'k1', keys: [{ id: 'k1', key: { file: '/etc/key' } }] } }), 'keyring key k1: {"file": …} secrets need Node'],
+    // A trailing comma on line 3, next to an inline secret that must not be quoted back.
+    ['broken JSON', () => '{\n  "logLevel": "info",\n  "inline": "s3veil-inline-secret-0001",\n}', 'S3VEIL_CONFIG:4:1: config: not valid JSON'],
   ]
   it.each(cases)('%s: every request gets a 500 naming the setting, and the log says why', async (_name, change, message) => {
     const refused: RunningWorker = await startWorker(change(setup!.workerConfig), setup!.secrets)
@@ -296,7 +298,7 @@ describe.skipIf(!worker)('configurations the Worker refuses', () => {
         expect(res.status).toBe(500)
         expect(body).toContain('<Code>InternalError</Code>')
         expect(body).toContain(`s3veil cannot start on Workers: ${message}`)
-        for (const secret of Object.values(setup!.secrets)) expect(body).not.toContain(secret)
+        for (const secret of [...Object.values(setup!.secrets), 's3veil-inline-secret-0001']) expect(body).not.toContain(secret)
       }
       expect(refused.output()).toContain('"msg":"configuration refused"')
     } finally {
