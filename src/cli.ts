@@ -49,7 +49,8 @@ Options (each also settable through the environment variable shown):
   --tls-port PORT    HTTPS port (0 = any)            S3VEIL_TLS_PORT  (default: the config's tls.port)
   --data-dir DIR     data directory for the default  S3VEIL_DATA_DIR  (default ./s3veil-data)
   --config FILE      JSON configuration file          S3VEIL_CONFIG
-  --log-level LEVEL  fatal|error|warn|info|debug     S3VEIL_LOG_LEVEL (default: the config's logLevel, else info)
+  --log-level LEVEL  fatal|error|warn|info|debug|trace|silent
+                                                     S3VEIL_LOG_LEVEL (default: the config's logLevel, else info)
   --shutdown-timeout SECONDS
                      on SIGTERM/SIGINT, how long requests in flight may take before they are cut
                                                      S3VEIL_SHUTDOWN_TIMEOUT (default 25)
