@@ -58,7 +58,10 @@ area('auth', () => {
       expect({ path, status: res.status, code: errorCode(res) }).toEqual({ path, status: 403, code: 'AccessDenied' })
     }
     const put = await rawRequest({ method: 'PUT', path: pathOf(bucket, 'anon.txt'), body: Buffer.from('anon') })
-    expect(put.status).toBe(403)
+    expect({ status: put.status, code: errorCode(put) }).toEqual({ status: 403, code: 'AccessDenied' })
+    // …and stored nothing.
+    const head = await signedRequest({ method: 'HEAD', bucket, key: 'anon.txt' })
+    expect(head.status).toBe(404)
   })
 
   conformanceCase('auth.sdk-clock-correction', 'an SDK whose clock is an hour off learns the time from the skew answer (ServerTime/Date) and then succeeds', async () => {
