@@ -9,7 +9,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHead
 import { request as httpsRequest } from 'node:https'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { NodeSha256, sha256Hex, signingKeyOf, type ChunkSigner } from '../../test/fixtures/sigv4/helpers.js'
-import { encodeQuery, objectPath, xmlValue, xmlValues } from '../../test/integration/support.js'
+import { encodeQuery, objectPath, sendBody, xmlValue, xmlValues } from '../../test/integration/support.js'
 import { target, targetHttpsAgent } from './target.js'
 
 export { objectPath, xmlValue, xmlValues }
@@ -66,19 +66,7 @@ export function rawRequest(req: RawRequest): Promise<RawResponse> {
       res.on('error', reject)
     })
     r.on('error', reject)
-    const body = req.body
-    if (body === undefined) r.end()
-    else if (Buffer.isBuffer(body)) r.end(body)
-    else {
-      void (async () => {
-        try {
-          for await (const chunk of body) if (!r.write(chunk)) await new Promise((d) => r.once('drain', d))
-          r.end()
-        } catch (err) {
-          r.destroy(err as Error)
-        }
-      })()
-    }
+    sendBody(r, req.body)
   })
 }
 

@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { Agent, request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http'
+import { Agent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http'
 import type { LookupFunction } from 'node:net'
 import { crc32 as zlibCrc32 } from 'node:zlib'
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
@@ -234,22 +234,26 @@ export function rawRequest(target: { host: string; port: number }, req: RawReque
       res.on('close', () => finish(res.complete))
     })
     r.on('error', reject)
-    const body = req.body
-    if (body === undefined) r.end()
-    else if (Buffer.isBuffer(body)) r.end(body)
-    else {
-      void (async () => {
-        try {
-          for await (const chunk of body) {
-            if (!r.write(chunk)) await new Promise((d) => r.once('drain', d))
-          }
-          r.end()
-        } catch (err) {
-          r.destroy(err as Error)
-        }
-      })()
-    }
+    sendBody(r, req.body)
   })
+}
+
+/** Writes a request body (bytes, or a stream with backpressure) and ends the request; a failing stream destroys it. */
+export function sendBody(r: ClientRequest, body: Buffer | AsyncIterable<Uint8Array> | undefined): void {
+  if (body === undefined) r.end()
+  else if (Buffer.isBuffer(body)) r.end(body)
+  else {
+    void (async () => {
+      try {
+        for await (const chunk of body) {
+          if (!r.write(chunk)) await new Promise((d) => r.once('drain', d))
+        }
+        r.end()
+      } catch (err) {
+        r.destroy(err as Error)
+      }
+    })()
+  }
 }
 
 /** RFC 3986 encoding of one path segment or query component, as the AWS SDKs write them. */
