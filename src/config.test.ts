@@ -42,7 +42,7 @@ describe('policies in the config', () => {
   const errors: [string, Record<string, unknown>, string][] = [
     ['ldap with neither a service account nor a DN template', { ldap: { url: 'ldap://x', userBase: 'c' } }, 'config: ldap: needs "bindDN" (search-then-bind) or "userDNTemplate"'],
     ['ldap DN template without the user name', { ldap: { url: 'ldap://x', userDNTemplate: 'uid=a,dc=x' } }, 'config: ldap.userDNTemplate: must contain {username}'],
-    ['ldap service account without a password', { ldap: { url: 'ldap://x', bindDN: 'a', userBase: 'c' } }, 'config: ldap.bindPassword: must be'],
+    ['ldap service account without a password', { ldap: { url: 'ldap://x', bindDN: 'a', userBase: 'c' } }, 'config: ldap.bindPassword: is required'],
     ['unknown policy on a user', { policies: { read: READ }, users: [{ name: 'a', accessKeys: [], policies: ['write'] }] }, 'config: users[0].policies[0]: no policy named "write"'],
     ['unknown policy on a group', { groups: { g: { policies: ['nope'] } } }, 'config: groups.g.policies[0]: no policy named "nope"'],
     ['malformed document', { policies: { read: { Statement: [{ Effect: 'Allow', Action: 's3:GetObject' }] } } }, 'config: policies.read.Statement[0].Resource: is required'],
@@ -51,7 +51,7 @@ describe('policies in the config', () => {
     ['ldap url of another scheme', { ldap: { url: 'http://x', bindDN: 'a', bindPassword: 'b', userBase: 'c' } }, 'config: ldap.url: must start with ldap://'],
     ['ldap filter without the user name', { ldap: { url: 'ldap://x', bindDN: 'a', bindPassword: 'b', userBase: 'c', userFilter: '(uid=*)' } }, 'config: ldap.userFilter: must contain {username}'],
     ['sts without ldap', { sts: { tokenKey: { env: 'K' } } }, 'config: sts: needs "ldap"'],
-    ['sts without a token key', { ldap: { url: 'ldap://x', bindDN: 'a', bindPassword: 'b', userBase: 'c' }, sts: {} }, 'config: sts.tokenKey: must be'],
+    ['sts without a token key', { ldap: { url: 'ldap://x', bindDN: 'a', bindPassword: 'b', userBase: 'c' }, sts: {} }, 'config: sts.tokenKey: is required'],
     // A misspelled setting must not silently fall back to its default (here: LDAP without TLS).
     ['a misspelled ldap setting', { ldap: { url: 'ldap://x', userDNTemplate: 'uid={username}', startTls: true } }, 'config: ldap.startTls: unknown setting'],
     ['a misspelled top-level setting', { plaintextBucket: ['b'] }, 'config: plaintextBucket: unknown setting'],
