@@ -135,10 +135,14 @@ async function authenticate(
   let principal: Principal
   const certificate = certificatePrincipal(deps, deps.adapter.connection?.(c))
   if (hasSigV4(sigReq)) {
-    // Recorded before verification, so a failed signature's record shows which key was tried.
-    record.authMethod = isPresigned(sigReq) ? 'sigv4-presigned' : 'sigv4-header'
-    record.accessKeyId = claimedAccessKeyId(sigReq)
-    verified = await verifyRequest(sigReq, { lookup: deps.credentials, platform: deps.platform, now: at })
+    try {
+      verified = await verifyRequest(sigReq, { lookup: deps.credentials, platform: deps.platform, now: at })
+    } catch (err) {
+      // A refused signature's record still says how it was sent and which key it named.
+      record.authMethod = isPresigned(sigReq) ? 'sigv4-presigned' : 'sigv4-header'
+      record.accessKeyId = claimedAccessKeyId(sigReq)
+      throw err
+    }
     // The signature decides how an ambiguous path reads ('+' as plus or as space).
     location = locate(verified.path, headers.get('host'), deps.virtualHostDomains)
     principal = {
