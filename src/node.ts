@@ -334,7 +334,9 @@ export async function startGateway(options: ServeOptions = {}): Promise<RunningG
     throw new Error(`invalid log level "${options.logLevel}" (from --log-level or S3VEIL_LOG_LEVEL): one of ${LOG_LEVELS.join(', ')}`)
   }
   const logLevel = options.logLevel ?? 'info'
-  const log = pino({ ...LOGGER_OPTIONS, level: logLevel })
+  // Synchronous, like the audit file: no record is lost at exit, and a log reader that went away
+  // (EPIPE) turns logging off instead of hanging the exit flush of an asynchronous stream forever.
+  const log = pino({ ...LOGGER_OPTIONS, level: logLevel }, pino.destination({ fd: 1, sync: true }))
   const defaults = {
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 7070,

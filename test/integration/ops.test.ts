@@ -4,13 +4,14 @@
  * SIGTERM: a slow upload in flight completes while new connections are refused, or is cut at the
  * timeout leaving no object.
  */
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startGateway } from '../helpers/gateway.js'
+import { REPO_ROOT, startGateway } from '../helpers/gateway.js'
 import { LDAP_SUFFIX, ldapForTests } from '../helpers/ldap.js'
 import { freePort, rgwForTests } from '../helpers/rgw.js'
 import {
@@ -321,5 +322,34 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(record.status).toBeGreaterThanOrEqual(400)
     expect(record).not.toHaveProperty('encryptedWith')
     expect((await readBack(target, 'cut.bin')).status).toBe(404)
+  })
+})
+
+describe('a log reader that goes away (stdout closed: a crashed log shipper, a finished `| head`)', () => {
+  it('the gateway keeps serving, and still stops on SIGTERM at once', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 's3veil-epipe-'))
+    const args = [join(REPO_ROOT, 'bin/s3veil.js'), 'serve', '--port', '0', '--data-dir', dataDir]
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = ''
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString()
+          const m = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"listening"/.exec(out)
+          if (m) resolve(m[1]!)
+        })
+        child.once('exit', () => reject(new Error(`exited before listening: ${out}`)))
+      })
+      // Every later log line now fails with EPIPE.
+      child.stdout.destroy()
+      for (let i = 0; i < 3; i++) expect((await fetch(`${url}/-/healthz`)).status).toBe(200)
+      expect((await fetch(`${url}/demo/key`)).status).toBe(403)
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+      child.kill('SIGTERM')
+      const code = await Promise.race([exited, sleep(10_000).then(() => 'still running')])
+      expect(code).toBe(0)
+    } finally {
+      child.kill('SIGKILL')
+    }
   })
 })
