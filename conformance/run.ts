@@ -26,7 +26,7 @@ const USAGE = `usage: npm run conformance -- [--endpoint URL --access-key AK --s
 
   --endpoint URL         S3 endpoint (http or https). Without it: the gateway's embedded default, started here
   --access-key AK        access key id (or AWS_ACCESS_KEY_ID)
-  --secret-key SK        secret access key (or AWS_SECRET_ACCESS_KEY)
+  --secret-key SK        secret access key (or AWS_SECRET_ACCESS_KEY: npm prints options, so prefer it)
   --region R             signing region and bucket location (default: AWS_REGION or us-east-1)
   --bucket-prefix P      prefix of the buckets the suite creates (default s3vc); --bucket is the same
   --ca-bundle PEM        CA certificates to trust for an https endpoint

@@ -142,12 +142,15 @@ const workerAdapter: RuntimeAdapter = {
   abortResponse: () => {},
 }
 
+/** pino's numeric levels, so a line reads the same from either runtime. */
+const PINO_LEVEL: Record<string, number> = { fatal: 60, error: 50, warn: 40, info: 30, debug: 20, trace: 10 }
+
 /** One JSON line per event, as pino writes on Node; Workers Logs and `wrangler tail` pick them up. */
 function consoleAudit(level: string): AuditLog {
   const rank = (name: string) => LOG_LEVELS.indexOf(name)
   const enabled = (name: string) => level !== 'silent' && rank(name) <= rank(level)
   const line = (lvl: string, fields: Record<string, unknown>) =>
-    JSON.stringify({ level: lvl, time: Date.now(), service: 's3veil', ...fields })
+    JSON.stringify({ level: PINO_LEVEL[lvl], time: Date.now(), service: 's3veil', ...fields })
   return {
     request: (record) => enabled('info') && console.log(line('info', { ...record, msg: 'request' })),
     ops: (record) => enabled('debug') && console.log(line('debug', { ...record, msg: 'request' })),
@@ -257,7 +260,7 @@ function appFor(env: WorkerEnv): Promise<Fetch> {
     built = { key, app }
     app.catch((err) => {
       const message = err instanceof Error ? err.message : String(err)
-      console.error(JSON.stringify({ level: 'fatal', time: Date.now(), service: 's3veil', msg: 'configuration refused', err: message }))
+      console.error(JSON.stringify({ level: PINO_LEVEL.fatal, time: Date.now(), service: 's3veil', msg: 'configuration refused', err: message }))
     })
   }
   return built.app
