@@ -29,6 +29,10 @@ import {
 
 const rgw = await rgwForTests()
 const ldap = await ldapForTests()
+// Also when the LDAP test below is filtered out or fails before it stops slapd itself.
+afterAll(async () => {
+  await ldap?.stop().catch(() => undefined)
+})
 
 async function get(url: string, path: string, headers: Record<string, string> = {}) {
   const res = await fetch(url + path, { headers })
