@@ -130,3 +130,11 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await exited
   clearTimeout(timer)
 }
+
+/** The request records in a gateway's output (pino JSON lines with msg "request"), in order. */
+export function requestRecords(output: string): Record<string, unknown>[] {
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('{') && line.includes('"msg":"request"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+}

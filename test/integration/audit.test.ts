@@ -9,6 +9,7 @@ import { request as httpRequest } from 'node:http'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hashPassword } from '../../src/auth/password.js'
+import { requestRecords } from '../helpers/gateway.js'
 import { rgwForTests } from '../helpers/rgw.js'
 import { FULL_ACCESS_POLICY, objectPath, rawRequest, sdkError, signRequest, sleep, startTarget, type Target } from './support.js'
 
@@ -18,11 +19,7 @@ type Json = Record<string, unknown>
 
 /** The request records the gateway printed so far (pino JSON lines with msg "request"). */
 function records(target: Target): Json[] {
-  return target.gw
-    .output()
-    .split('\n')
-    .filter((line) => line.startsWith('{') && line.includes('"msg":"request"'))
-    .map((line) => JSON.parse(line) as Json)
+  return requestRecords(target.gw.output()) as Json[]
 }
 
 /** The one record of a request id; records are written when the response body has ended, so wait a little. */

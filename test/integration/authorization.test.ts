@@ -33,7 +33,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startGateway, type GatewayProcess } from '../helpers/gateway.js'
+import { requestRecords, startGateway, type GatewayProcess } from '../helpers/gateway.js'
 import { FULL_ACCESS_POLICY, REGION, sdkClient, sdkError } from './support.js'
 
 const BUCKET = 'authz'
@@ -328,11 +328,7 @@ describe('authorization: user × operation', () => {
   })
 
   it('audits a denial as a policy-denied security event with the user and operation', () => {
-    const records = gw
-      .output()
-      .split('\n')
-      .filter((line) => line.includes('"msg":"request"'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
+    const records = requestRecords(gw.output())
     const denied = records.filter((r) => r.securityEvent === 'policy-denied')
     expect(denied.length).toBeGreaterThan(0)
     expect(denied).toContainEqual(expect.objectContaining({ user: 'writer', operation: 'CopyObject', status: 403, errorCode: 'AccessDenied' }))

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { REPO_ROOT, startGateway } from '../helpers/gateway.js'
+import { REPO_ROOT, requestRecords, startGateway } from '../helpers/gateway.js'
 import { LDAP_SUFFIX, ldapForTests } from '../helpers/ldap.js'
 import { freePort, rgwForTests } from '../helpers/rgw.js'
 import {
@@ -137,12 +137,7 @@ describe('readiness of unavailable dependencies', () => {
       expect((await sdkError(client.send(new ListObjectsV2Command({ Bucket: 'any' })))).status).toBe(503)
       client.destroy()
       await sleep(100)
-      const record = gw
-        .output()
-        .split('\n')
-        .filter((line) => line.includes('"msg":"request"'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .find((r) => r.operation === 'ListObjectsV2')
+      const record = requestRecords(gw.output()).find((r) => r.operation === 'ListObjectsV2')
       expect(record).toMatchObject({ status: 503, errorCode: 'ServiceUnavailable', upstreamStatus: 0, upstreamError: 'ECONNREFUSED' })
     } finally {
       await gw.stop()
@@ -273,11 +268,7 @@ async function readBack(target: Target, key: string): Promise<{ status: number; 
 
 /** The one request record of a key in a gateway's output. */
 function requestRecord(output: string, key: string): Record<string, unknown> {
-  const records = output
-    .split('\n')
-    .filter((line) => line.includes('"msg":"request"'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((record) => record.key === key)
+  const records = requestRecords(output).filter((record) => record.key === key)
   expect(records).toHaveLength(1)
   return records[0]!
 }

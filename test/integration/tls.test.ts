@@ -20,7 +20,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testPki, type Issued, type TestPki } from '../helpers/certs.js'
-import { startGateway, type GatewayProcess } from '../helpers/gateway.js'
+import { requestRecords, startGateway, type GatewayProcess } from '../helpers/gateway.js'
 import {
   MiB,
   REGION,
@@ -135,11 +135,7 @@ async function bodyOf(client: S3Client, bucket: string, key: string): Promise<Bu
 type AuditLine = Record<string, unknown>
 
 function auditRecords(gw: GatewayProcess): AuditLine[] {
-  return gw
-    .output()
-    .split('\n')
-    .filter((line) => line.includes('"msg":"request"'))
-    .map((line) => JSON.parse(line) as AuditLine)
+  return requestRecords(gw.output())
 }
 
 /** The first audit record that matches; it is written as the response ends, so it may trail the client a little. */
