@@ -139,8 +139,9 @@ async function authenticate(
       verified = await verifyRequest(sigReq, { lookup: deps.credentials, platform: deps.platform, now: at })
     } catch (err) {
       // A refused signature's record still says how it was sent and which key it named.
-      record.authMethod = isPresigned(sigReq) ? 'sigv4-presigned' : 'sigv4-header'
-      record.accessKeyId = claimedAccessKeyId(sigReq)
+      const presigned = isPresigned(sigReq)
+      record.authMethod = presigned ? 'sigv4-presigned' : 'sigv4-header'
+      record.accessKeyId = claimedAccessKeyId(sigReq, presigned)
       throw err
     }
     // The signature decides how an ambiguous path reads ('+' as plus or as space).
@@ -236,9 +237,9 @@ function sameUser(principal: Principal, certificateUser: Principal | undefined):
 }
 
 /** The access key id a SigV4 request names (not yet verified); undefined when it does not parse. */
-function claimedAccessKeyId(req: SigV4Request): string | undefined {
+function claimedAccessKeyId(req: SigV4Request, presigned: boolean): string | undefined {
   try {
-    const auth = isPresigned(req) ? parsePresignedQuery(req.rawQuery) : parseAuthorizationHeader(req.headers.get('authorization') ?? '')
+    const auth = presigned ? parsePresignedQuery(req.rawQuery) : parseAuthorizationHeader(req.headers.get('authorization') ?? '')
     const id = auth.credential.accessKeyId
     // Only what looks like a key id: the record is no place for arbitrary client text.
     return /^[A-Za-z0-9]{1,128}$/.test(id) ? id : undefined
